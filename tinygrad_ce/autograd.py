@@ -1,0 +1,364 @@
+"""The engine: grad mode, ``Function`` (one recorded op) and the backward walk.
+
+A ``Tensor`` produced by an op keeps a reference to the ``Function`` instance that made it
+(``tensor._ctx``). That node holds the op's inputs and whatever its backward rule needs. The
+backward pass sorts the graph iteratively (no recursion, so deep graphs are fine), visits the
+tensors from the output back to the leaves, calls each node's vector-Jacobian product (VJP)
+rule once with the summed upstream gradient, and frees that gradient as soon as it is used.
+
+Every rule is written with operations that both ``np.ndarray`` and ``Tensor`` support. On the
+fast path (``create_graph=False``) the rules run on plain arrays and nothing is recorded; with
+``create_graph=True`` the very same rules run on Tensors, so the gradient is itself a graph that
+can be differentiated again (Hessian-vector products, second derivatives).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+# ---------------------------------------------------------------------------------------------
+# grad mode
+
+
+class _GradMode:
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops are recorded for backward (the default)."""
+    return _mode.enabled
+
+
+class _SetGradMode:
+    """Context manager and decorator that sets grad mode, restoring the previous mode on exit.
+
+    Re-entrant: one instance may be entered several times (nested), each exit restores the mode
+    that was in force at the matching entry, even when the block raised.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(_mode.enabled)
+        _mode.enabled = self._enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _mode.enabled = self._saved.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        enabled = self._enabled
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _SetGradMode(enabled):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def no_grad(func: Callable | None = None) -> Any:
+    """Turn off graph recording: ``with no_grad(): ...``, ``@no_grad`` or ``@no_grad()``.
+
+    Inside, ops compute their values only: no node is created, nothing is saved for backward,
+    and results have ``requires_grad=False``. The previous mode is restored on exit, also after
+    an exception; nesting is fine.
+    """
+    if func is not None and callable(func):
+        return _SetGradMode(False)(func)
+    return _SetGradMode(False)
+
+
+def enable_grad(func: Callable | None = None) -> Any:
+    """The opposite of :func:`no_grad`: record ops again inside a ``no_grad`` block."""
+    if func is not None and callable(func):
+        return _SetGradMode(True)(func)
+    return _SetGradMode(True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Function: one primitive op
+
+
+class Function:
+    """Base class of primitive ops: ``forward`` on arrays and ``backward`` (the VJP) side by side.
+
+    Subclasses implement
+
+    * ``forward(self, *arrays, **params) -> ndarray``: the value. Non-array parameters (axis,
+      shape, index) are stored on ``self`` for the backward rule.
+    * ``backward(self, g, out, *inputs) -> tuple``: one gradient per input (or ``None`` where
+      ``self.needs[i]`` is False), given the upstream gradient ``g`` of the output's shape.
+      ``out`` is the op's output and ``inputs`` its inputs. They are ndarrays on the fast path
+      and Tensors when a differentiable gradient is wanted, so a rule must only use operations
+      both support (arithmetic, ``@``, ``sum``, ``reshape``, ``swapaxes``, ``astype`` and the
+      helpers in ``ops``). Broadcasting is undone by the engine: a rule may return a gradient of
+      the broadcast shape and the engine sums it back to the input's shape.
+
+    Attributes set when the op is recorded: ``inputs`` (the op's arguments as passed: Tensors or
+    constants), ``arrays`` (their values at forward time), ``needs`` (which inputs need a
+    gradient).
+    """
+
+    inputs: tuple
+    arrays: tuple
+    needs: tuple[bool, ...]
+
+    def forward(self, *args: Any, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, g: Any, out: Any, *inputs: Any) -> tuple:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        """The op's name as shown in graphs: the class name."""
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on Tensors or constants; record it when grad mode is on and an input needs it."""
+        fn = cls.__new__(cls)
+        arrays = []
+        needs = []
+        record = False
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x._data)
+                if x.requires_grad:
+                    needs.append(True)
+                    record = True
+                    continue
+            elif isinstance(x, (np.ndarray, float, int, np.generic)):
+                arrays.append(x)
+            else:
+                arrays.append(np.asarray(x))
+            needs.append(False)
+        out = fn.forward(*arrays, **params)
+        if record and _mode.enabled:
+            fn.inputs = inputs
+            fn.arrays = arrays
+            fn.needs = tuple(needs)
+            return Tensor._make(out, True, fn)
+        return Tensor._make(out, False, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared by the rules
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes that broadcasting added or stretched, so it has ``shape``.
+
+    Works on ndarrays and Tensors alike. Raises if ``shape`` does not broadcast to ``g.shape``
+    (that would be a wrong rule, never silently reshaped).
+    """
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    extra = len(gshape) - len(shape)
+    if extra < 0 or any(
+        n != 1 and n != gshape[i + extra] for i, n in enumerate(shape)
+    ):
+        raise ValueError(
+            f"gradient of shape {gshape} cannot be reduced to the input's shape {shape}"
+        )
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _sorted_graph(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``roots``, inputs before outputs (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._ctx is not None]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        for x, need in zip(ctx.inputs, ctx.needs, strict=True):
+            if need and x._ctx is not None and id(x) not in visited:
+                stack.append((x, False))
+    return order
+
+
+def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
+    """Check and convert the gradient that starts the backward pass at ``root``."""
+    if g is None:
+        if root._data.size != 1:
+            raise RuntimeError(
+                f"backward() needs a `grad` argument for an output of shape {root.shape}: "
+                "only a scalar (one-element) output gets the implicit gradient 1. "
+                "Reduce it first (for example `out.sum().backward()`) or pass "
+                "`grad=np.ones(out.shape)`."
+            )
+        g = np.ones_like(root._data)
+    elif isinstance(g, Tensor):
+        g = g if create_graph else g._data
+    else:
+        g = np.asarray(g, dtype=root.dtype)
+    if g.shape != root.shape:
+        raise ValueError(
+            f"grad of shape {tuple(g.shape)} does not match the output's shape {root.shape}"
+        )
+    if create_graph and not isinstance(g, Tensor):
+        g = Tensor._make(g, False, None)
+    return g
+
+
+def backprop(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Any],
+    create_graph: bool = False,
+    wanted: Sequence[Tensor] | None = None,
+) -> dict[int, Any] | None:
+    """The backward walk.
+
+    ``seeds[i]`` is the gradient of ``roots[i]`` (already checked by ``_seed``). When ``wanted``
+    is None, gradients of leaves are accumulated into their ``.grad`` (``Tensor.backward``).
+    Otherwise the gradients of the ``wanted`` tensors are returned in a dict keyed by ``id``
+    and ``.grad`` is left untouched (``grad()``).
+    """
+    grads: dict[Tensor, Any] = {}
+    collect = {id(t): None for t in wanted} if wanted is not None else None
+    handed_out: set[int] = set()  # arrays already stored somewhere: copy before keeping them
+
+    def send(t: Tensor, g: Any) -> None:
+        if collect is not None and t._ctx is None:
+            if id(t) in collect:
+                prev = collect[id(t)]
+                collect[id(t)] = g if prev is None else prev + g
+            return
+        if t._ctx is None:
+            _accumulate_leaf(t, g, handed_out)
+            return
+        prev = grads.get(t)
+        grads[t] = g if prev is None else prev + g
+
+    for root, g in zip(roots, seeds, strict=True):
+        handed_out.add(id(g))
+        send(root, g)
+
+    with _SetGradMode(create_graph):
+        for t in reversed(_sorted_graph(roots)):
+            g = grads.pop(t, None)
+            if g is None:
+                continue
+            if collect is not None and id(t) in collect:
+                collect[id(t)] = g
+            elif t._retains_grad and not create_graph:
+                _accumulate_leaf(t, g, handed_out)
+            ctx = t._ctx
+            if create_graph:
+                in_grads = ctx.backward(g, t, *ctx.inputs)
+            else:
+                in_grads = ctx.backward(g, t._data, *ctx.arrays)
+            for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
+                if not need or gx is None:
+                    continue
+                xdata = x._data
+                if gx.shape != xdata.shape:
+                    gx = unbroadcast(gx, xdata.shape)
+                if gx.dtype != xdata.dtype:
+                    gx = gx.astype(xdata.dtype)
+                send(x, gx)
+    return collect
+
+
+def _accumulate_leaf(t: Tensor, g: Any, handed_out: set[int]) -> None:
+    """``t.grad += g`` without ever sharing memory with another gradient or the caller's array."""
+    if isinstance(g, Tensor):
+        g = g._data
+    if t._grad is None:
+        if id(g) in handed_out or not g.flags.owndata or not g.flags.writeable:
+            g = np.array(g, dtype=t._data.dtype)
+        handed_out.add(id(g))
+        t._grad = g
+    else:
+        t._grad = t._grad + g
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any | Sequence[Any] | None = None,
+    create_graph: bool = False,
+) -> tuple[Tensor, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, like ``torch.autograd.grad``.
+
+    Parameters
+    ----------
+    outputs : Tensor or sequence of Tensors
+        What to differentiate. Several outputs are summed (each weighted by its grad_output).
+    inputs : Tensor or sequence of Tensors
+        With respect to what; leaves or intermediate tensors.
+    grad_outputs : ndarray/Tensor or a sequence of them, optional
+        The upstream gradient of each output, of that output's shape. May be omitted for
+        one-element outputs (it is then 1).
+    create_graph : bool
+        If True the returned gradients are recorded Tensors that can be differentiated again
+        (second derivatives, Hessian-vector products).
+
+    Returns
+    -------
+    tuple of Tensors, one per input, each of that input's shape and dtype. An input that the
+    outputs do not depend on gets a gradient of zeros (as JAX does) rather than an error or
+    None. ``.grad`` attributes are left untouched.
+    """
+    from .tensor import Tensor
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"inputs[{i}] is a {type(x).__name__}, not a Tensor")
+        if not x.requires_grad:
+            raise RuntimeError(
+                f"inputs[{i}] (shape {x.shape}) does not require grad: "
+                "create it with requires_grad=True"
+            )
+    roots, seeds = [], []
+    for out, g in zip(outputs, grad_outputs, strict=True):
+        if out.requires_grad:
+            roots.append(out)
+            seeds.append(_seed(out, g, create_graph))
+    found = backprop(roots, seeds, create_graph=create_graph, wanted=inputs) if roots else {}
+    result = []
+    for x in inputs:
+        g = found.get(id(x))
+        if g is None:
+            g = np.zeros_like(x._data)
+        if not isinstance(g, Tensor):
+            g = Tensor._make(g if g is not x._data else g.copy(), False, None)
+        result.append(g)
+    return tuple(result)
+
+
+from .tensor import Tensor  # noqa: E402  (Tensor builds on Function; imported last)

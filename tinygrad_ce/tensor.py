@@ -1,0 +1,422 @@
+"""``Tensor``: an ndarray that remembers how it was computed, so gradients can flow back.
+
+The class only holds data and turns Python operators into ops (see ``ops.py``); the engine that
+runs the backward pass lives in ``autograd.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_SUPPORTED_KINDS = "fiub"  # float, signed int, unsigned int, bool
+
+
+def _as_array(data: Any, dtype: Any) -> np.ndarray:
+    """Like ``torch.tensor``: ndarrays keep their dtype, Python floats become float32."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, dtype=dtype, copy=True)
+    else:
+        arr = np.array(data, dtype=dtype)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+    if arr.dtype.kind not in _SUPPORTED_KINDS:
+        raise TypeError(
+            f"Tensor data must be numbers (float, int or bool), got dtype {arr.dtype}"
+        )
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it for reverse-mode autodiff.
+
+    Parameters
+    ----------
+    data : array_like
+        Values. A float ndarray keeps its dtype; Python floats (and lists of them) become
+        float32 and Python ints int64, as with ``torch.tensor``. The data is copied.
+    requires_grad : bool
+        Whether gradients should be computed for this tensor (floating dtypes only).
+    dtype : numpy dtype, optional
+        Force a dtype.
+    name : str, optional
+        A label, used by ``draw_graph`` and ``explain``.
+
+    Examples
+    --------
+    >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([[2., 4.]], dtype=float32)
+    """
+
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "name", "_retains_grad", "__weakref__")
+    # Make numpy hand ``ndarray + Tensor`` over to Tensor.__radd__ instead of broadcasting
+    # the Tensor as an object.
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        arr = _as_array(data, dtype)
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {arr.dtype}; "
+                "pass float data or dtype=np.float32"
+            )
+        self._data = arr
+        self._grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self.name = name
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, ctx: Any) -> Tensor:
+        """Fast internal constructor used by ops: no checks, no copy."""
+        t = object.__new__(Tensor)
+        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        t._grad = None
+        t.requires_grad = requires_grad
+        t._ctx = ctx
+        t.name = None
+        t._retains_grad = False
+        return t
+
+    # --- attributes -------------------------------------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values, an ndarray. Assigning replaces them (same shape required)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        value = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if value.shape != self._data.shape:
+            raise ValueError(
+                f"cannot assign data of shape {value.shape} to a tensor of shape "
+                f"{self._data.shape}"
+            )
+        self._data = value
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        """The accumulated gradient (an ndarray of this tensor's shape and dtype) or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            value = value._data if isinstance(value, Tensor) else np.asarray(value)
+            if value.shape != self._data.shape:
+                raise ValueError(
+                    f"cannot assign a gradient of shape {value.shape} to a tensor of shape "
+                    f"{self._data.shape}"
+                )
+        self._grad = value
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def T(self) -> Tensor:
+        """All axes reversed, as numpy's ``.T``."""
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by an op."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The op (a ``Function``) that produced this tensor, or None for a leaf."""
+        return self._ctx
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
+        extra = []
+        if self._data.dtype != np.float32:
+            extra.append(f"dtype={self._data.dtype}")
+        if self._ctx is not None:
+            extra.append(f"grad_fn={self._ctx.name}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.name:
+            extra.append(f"name={self.name!r}")
+        return f"Tensor({body}{''.join(', ' + e for e in extra)})"
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __int__(self) -> int:
+        return int(self._data)
+
+    # --- conversion -------------------------------------------------------------------------
+
+    def numpy(self) -> np.ndarray:
+        """The values as an ndarray (shares memory with the tensor)."""
+        return self._data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with one element, this one has shape {self.shape}"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (no gradient flows through it)."""
+        return Tensor._make(self._data, False, None)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.dtype}"
+            )
+        if self._ctx is not None and not requires_grad:
+            raise RuntimeError("requires_grad can only be turned off on leaves; use detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor during ``backward()``."""
+        self._retains_grad = True
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self._grad = None
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy converted to ``dtype``; gradients are cast back."""
+        if np.dtype(dtype) == self._data.dtype:
+            return self
+        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    # --- autodiff ---------------------------------------------------------------------------
+
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` is the upstream gradient, of this tensor's shape; it may be omitted when this
+        tensor holds one element. Leaf gradients accumulate across calls (set ``.grad = None``
+        or call an optimizer's ``zero_grad()`` between steps). The graph is kept, so
+        ``backward`` may be called again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"backward() on a tensor (shape {self.shape}) that does not require grad: no "
+                "input of the computation has requires_grad=True, or it ran under no_grad()"
+            )
+        autograd.backprop([self], [autograd._seed(self, grad, False)])
+
+    # --- operators --------------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.GetItem.apply(self, index=ops.normalize_index(index))
+
+    # Comparisons give boolean tensors outside the graph (they have no gradient).
+    # ``==`` keeps Python's identity meaning so tensors can be dict keys.
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor._make(self._data < _value(other), False, None)
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor._make(self._data <= _value(other), False, None)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor._make(self._data > _value(other), False, None)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor._make(self._data >= _value(other), False, None)
+
+    __hash__ = object.__hash__
+
+    # --- methods ----------------------------------------------------------------------------
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Pow.apply(self, 0.5)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (None: all axes)."""
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (None: all axes)."""
+        out = ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        count = self._data.size // max(out._data.size, 1) if self._data.size else 0
+        return out * (1.0 / count) if count else out * float("nan")
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; the gradient is shared equally among tied maxima."""
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; the gradient is shared equally among tied minima."""
+        return -ops.Max.apply(-self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data, new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``; one ``-1`` allowed."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return ops.Reshape.apply(self, shape=shape)
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute axes as ``np.transpose``; with no argument reverse them."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return ops.Transpose.apply(self, axes=axes or None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """Exchange two axes."""
+        perm = list(range(self.ndim))
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+        return ops.Transpose.apply(self, axes=tuple(perm))
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        """Repeat along axes of length 1 (and new leading axes) to reach ``shape``."""
+        return ops.BroadcastTo.apply(self, shape=tuple(shape))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """``exp(x) / exp(x).sum(axis)``, computed stably. See ``functional.softmax``."""
+        from . import functional
+
+        return functional.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """``x - logsumexp(x, axis)``, computed stably. See ``functional.log_softmax``."""
+        from . import functional
+
+        return functional.log_softmax(self, axis=axis)
+
+    # --- constructors -----------------------------------------------------------------------
+
+    @classmethod
+    def zeros(cls, *shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return cls(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def ones(cls, *shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return cls(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def randn(
+        cls,
+        *shape: Any,
+        requires_grad: bool = False,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> Tensor:
+        """Standard normal values; ``rng`` a Generator or a seed."""
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return cls(gen.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def _value(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+from . import autograd, ops  # noqa: E402  (ops build Tensors; imported after the class)
