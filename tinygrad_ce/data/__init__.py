@@ -1,0 +1,34 @@
+"""Data for the examples: generated 2-D problems, the bundled digits, MNIST files, batching.
+
+- generated, seeded, ``(X float32 (N, 2), y int64 (N,))``: ``spiral``, ``moons``, ``circles``,
+  ``blobs``, ``xor``;
+- from files: ``load_digits`` (bundled, 1,797 8x8 images), ``load_mnist`` / ``read_idx`` (IDX
+  files in a folder you give; nothing is downloaded);
+- by name: ``DATASETS`` (name -> ``DatasetInfo``) and ``load_dataset(name, seed)``;
+- preparing: ``train_test_split``, ``Standardizer`` / ``standardize``, ``one_hot``,
+  ``DataLoader`` (yields numpy batches).
+"""
+
+from .batching import DataLoader, Standardizer, one_hot, standardize, train_test_split
+from .files import load_digits, load_mnist, read_idx
+from .registry import DATASETS, DatasetInfo, load_dataset
+from .synthetic import blobs, circles, moons, spiral, xor
+
+__all__ = [
+    "DATASETS",
+    "DataLoader",
+    "DatasetInfo",
+    "Standardizer",
+    "blobs",
+    "circles",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+    "moons",
+    "one_hot",
+    "read_idx",
+    "spiral",
+    "standardize",
+    "train_test_split",
+    "xor",
+]
