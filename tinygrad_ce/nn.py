@@ -1,0 +1,612 @@
+"""Layers, losses and checkpoints: a small ``torch.nn`` for tinygrad_ce.
+
+A :class:`Module` keeps its :class:`Parameter` s and sub-modules by attribute, so
+``self.fc = Linear(2, 3)`` is all it takes to register a layer. ``model(x)`` calls
+``model.forward(x)``. Layers only compose Tensor ops: the graph that ``backward`` walks is made
+of the engine's primitives (``MatMul``, ``Add``, ``ReLU`` ...), which ``draw_graph`` shows.
+
+Randomness (initial weights, dropout masks) comes from a module-level generator seeded with
+:func:`manual_seed`, or from an ``rng=`` argument (a ``numpy.random.Generator`` or a seed).
+
+Checkpoints are ``.npz`` files read with ``np.load(allow_pickle=False)``: loading an untrusted
+file cannot run code, and a corrupted or mismatched file raises :class:`CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = [
+    "CheckpointError",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "Linear",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "load",
+    "manual_seed",
+    "save",
+]
+
+# ---------------------------------------------------------------------------------------------
+# randomness
+
+_generator = np.random.default_rng(0)
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed the generator used by layers created without ``rng=`` (weights, dropout masks).
+
+    Returns the new generator. Building the same model after the same seed gives the same
+    weights.
+    """
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator
+
+
+def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """``rng`` itself, a new generator seeded with it, or the module-level generator."""
+    if rng is None:
+        return _generator
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter and Module
+
+
+class Parameter(Tensor):
+    """A Tensor that a :class:`Module` registers as trainable (``requires_grad=True``).
+
+    Parameters
+    ----------
+    data : array_like
+        Initial values (copied); float64 stays float64, Python floats become float32.
+    requires_grad : bool
+        True by default; set False to freeze the parameter.
+    """
+
+    def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class CheckpointError(ValueError):
+    """A state dict or checkpoint file that does not fit the module (or cannot be read)."""
+
+
+class Module:
+    """Base class of layers and models.
+
+    Assigning a :class:`Parameter` or a ``Module`` to an attribute registers it; ``parameters()``
+    then finds it, in the order the attributes were set. Subclasses define ``forward``.
+
+    Examples
+    --------
+    >>> class MLP(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = Linear(2, 16)
+    ...         self.out = Linear(16, 3)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).relu())
+    >>> [name for name, _ in MLP().named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_param_names", {})
+        object.__setattr__(self, "_module_names", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_param_names" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before setting "
+                f"attribute {name!r}"
+            )
+        self._param_names.pop(name, None)
+        self._module_names.pop(name, None)
+        if isinstance(value, Parameter):
+            self._param_names[name] = None
+        elif isinstance(value, Module):
+            self._module_names[name] = None
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._param_names.pop(name, None)
+        self._module_names.pop(name, None)
+        object.__delattr__(self, name)
+
+    # --- registration -----------------------------------------------------------------------
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` under ``name`` (``None`` means "no such parameter", e.g. bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{name!r} must be a Parameter or None, got {type(param).__name__}")
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{name!r} must be a Module or None, got {type(module).__name__}")
+        setattr(self, name, module)
+
+    # --- traversal --------------------------------------------------------------------------
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their attribute names."""
+        for name in self._module_names:
+            yield name, self.__dict__[name]
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and all sub-modules, depth first, with dotted names ('' for self)."""
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        seen: set[int] = set()
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            kids = [(f"{name}.{n}" if name else n, m) for n, m in module.named_children()]
+            stack.extend(reversed(kids))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name (``'0.weight'``), each shared one once."""
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name in module._param_names:
+                param = module.__dict__[name]
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{prefix}.{name}" if prefix else name), param
+
+    def parameters(self) -> Iterator[Parameter]:
+        """Every parameter (what an optimizer needs)."""
+        for _, param in self.named_parameters():
+            yield param
+
+    def num_parameters(self) -> int:
+        """The number of scalar values in all parameters."""
+        return sum(p.size for p in self.parameters())
+
+    # --- modes and gradients ----------------------------------------------------------------
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None."""
+        for param in self.parameters():
+            param.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active) for this module and all sub-modules; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (dropout off); same as ``train(False)``."""
+        return self.train(False)
+
+    # --- state ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter's values, keyed by dotted name."""
+        return {name: param.data.copy() for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy values from ``state`` into the parameters.
+
+        Raises :class:`CheckpointError` naming the offending keys when a name is missing or
+        unexpected (``strict=False`` ignores both) or a shape differs. Values are cast to each
+        parameter's dtype; nothing is changed unless every entry fits.
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state]
+        unexpected = [k for k in state if k not in params]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            raise CheckpointError(
+                f"state dict does not match {type(self).__name__}: {'; '.join(parts)}"
+            )
+        new = {}
+        for name, param in params.items():
+            if name not in state:
+                continue
+            value = state[name]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.shape != param.shape:
+                raise CheckpointError(
+                    f"shape mismatch for {name!r}: the module has {param.shape}, the state dict "
+                    f"has {value.shape}"
+                )
+            if value.dtype.kind not in "fiub":
+                raise CheckpointError(f"{name!r} holds {value.dtype} values, not numbers")
+            new[name] = np.array(value, dtype=param.dtype, copy=True)
+        for name, value in new.items():
+            params[name].data = value
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the parameters to an ``.npz`` file (see :func:`save`)."""
+        save(self, path)
+
+    def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
+        """Read parameters from an ``.npz`` file written by :func:`save`; returns self."""
+        load(self, path, strict=strict)
+        return self
+
+    # --- calling and printing ---------------------------------------------------------------
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr (its settings)."""
+        return ""
+
+    def __repr__(self) -> str:
+        kids = list(self.named_children())
+        extra = self.extra_repr()
+        if not kids:
+            return f"{type(self).__name__}({extra})"
+        lines = [extra] if extra else []
+        for name, module in kids:
+            body = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _to_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# layers
+
+
+class Linear(Module):
+    """``y = x @ W.T + b``, with ``W`` stored as ``(out_features, in_features)`` as in PyTorch.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the last axis of the input ``(..., in_features)`` and of the output
+        ``(..., out_features)``.
+    bias : bool
+        Whether to add the learnable bias ``b`` of shape ``(out_features,)``.
+    rng : Generator or int, optional
+        Where the initial values come from (default: the generator of :func:`manual_seed`).
+    dtype : numpy dtype
+        float32 by default.
+
+    Notes
+    -----
+    PyTorch's default initialisation: ``W`` and ``b`` uniform in ``[-1/sqrt(in), 1/sqrt(in)]``
+    (Kaiming-uniform with ``a = sqrt(5)`` reduces to this bound).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        for label, n in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+                raise ValueError(f"Linear: {label} must be a positive integer, got {n!r}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        gen = _rng(rng)
+        bound = 1.0 / math.sqrt(in_features)
+        w = gen.uniform(-bound, bound, size=(out_features, in_features))
+        self.weight = Parameter(w.astype(dtype))
+        if bias:
+            self.bias = Parameter(gen.uniform(-bound, bound, size=(out_features,)).astype(dtype))
+        else:
+            self.bias = None
+
+    def forward(self, x: Any) -> Tensor:
+        x = _to_tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear({self.in_features}, {self.out_features}) expects inputs of shape "
+                f"(..., {self.in_features}), got {x.shape}"
+            )
+        out = x @ self.weight.T
+        return out + self.bias if self.bias is not None else out
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Sequential(Module):
+    """Layers applied one after the other; indexable (``model[0]``, ``model[1:]``) with ``len``.
+
+    Sub-modules are registered under the names ``'0'``, ``'1'``, ... so parameter names read
+    ``'0.weight'``, as in PyTorch.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+            self.add_module(str(i), layer)
+
+    def _layers(self) -> list[Module]:
+        return [self.__dict__[name] for name in self._module_names]
+
+    def __len__(self) -> int:
+        return len(self._module_names)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._layers())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        layers = self._layers()
+        if isinstance(index, slice):
+            return Sequential(*layers[index])
+        try:
+            return layers[index]
+        except IndexError:
+            raise IndexError(
+                f"index {index} is out of range for Sequential of length {len(layers)}"
+            ) from None
+
+    def append(self, layer: Module) -> Sequential:
+        """Add ``layer`` at the end; returns self."""
+        self.add_module(str(len(self)), layer)
+        return self
+
+    def forward(self, x: Any) -> Any:
+        for layer in self._layers():
+            x = layer(x)
+        return x
+
+
+class ReLU(Module):
+    """``max(x, 0)`` elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return _to_tensor(x).relu()
+
+
+class Tanh(Module):
+    """``tanh(x)`` elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return _to_tensor(x).tanh()
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))`` elementwise."""
+
+    def forward(self, x: Any) -> Tensor:
+        return _to_tensor(x).sigmoid()
+
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim`` to the end: ``(N, 8, 8) -> (N, 64)`` with the default 1."""
+
+    def __init__(self, start_dim: int = 1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+
+    def forward(self, x: Any) -> Tensor:
+        x = _to_tensor(x)
+        start = self.start_dim % max(x.ndim, 1)
+        return x.reshape(*x.shape[:start], -1)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each value with probability ``p`` and scale the rest
+    by ``1 / (1 - p)``, so the expected output equals the input; the identity in eval mode.
+
+    Parameters
+    ----------
+    p : float
+        Probability of zeroing, in ``[0, 1]``.
+    rng : Generator or int, optional
+        Source of the masks (default: the generator of :func:`manual_seed`, read at each call).
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be between 0 and 1, got {p}")
+        self.p = float(p)
+        self._own_rng = None if rng is None else _rng(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        x = _to_tensor(x)
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * np.zeros(x.shape, dtype=x.dtype)
+        gen = self._own_rng if self._own_rng is not None else _generator
+        keep = gen.random(x.shape) >= self.p
+        return x * (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+# ---------------------------------------------------------------------------------------------
+# losses
+
+
+class CrossEntropyLoss(Module):
+    """Softmax cross-entropy between logits ``(N, C)`` and labels ``(N,)`` (or probability rows
+    ``(N, C)``), via :func:`tinygrad_ce.functional.cross_entropy`.
+
+    ``fused=True`` (default) records one ``SoftmaxCrossEntropy`` node whose backward is
+    ``softmax - target``; ``fused=False`` composes primitives (max shift, exp, sum, log ...),
+    each with its own rule. Both give the same value and gradient. Other keyword arguments
+    (``reduction``, ``label_smoothing``, ...) are passed on to ``F.cross_entropy``.
+    """
+
+    def __init__(self, fused: bool = True, **options: Any) -> None:
+        super().__init__()
+        self.fused = fused
+        self.options = options
+
+    def forward(self, logits: Any, target: Any) -> Tensor:
+        from . import functional as F
+
+        target = target.data if isinstance(target, Tensor) else target
+        return F.cross_entropy(_to_tensor(logits), target, fused=self.fused, **self.options)
+
+    def extra_repr(self) -> str:
+        return ", ".join([f"fused={self.fused}"] + [f"{k}={v!r}" for k, v in self.options.items()])
+
+
+class MSELoss(Module):
+    """Mean squared error: ``mean((input - target) ** 2)`` (``reduction='sum'`` or ``'none'``)."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(
+                f"MSELoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            )
+        self.reduction = reduction
+
+    def forward(self, input: Any, target: Any) -> Tensor:
+        input = _to_tensor(input)
+        if np.shape(target.data if isinstance(target, Tensor) else target) != input.shape:
+            raise ValueError(
+                f"MSELoss: input of shape {input.shape} and target of shape "
+                f"{np.shape(target.data if isinstance(target, Tensor) else target)} differ"
+            )
+        if not isinstance(target, Tensor):
+            target = np.asarray(target, dtype=input.dtype)
+        diff = input - target
+        sq = diff * diff
+        if self.reduction == "mean":
+            return sq.mean()
+        if self.reduction == "sum":
+            return sq.sum()
+        return sq
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+
+_FORMAT_KEY = "__tinygrad_ce_checkpoint__"
+
+
+def save(module: Module, path: str | os.PathLike) -> None:
+    """Write ``module.state_dict()`` to ``path`` as an ``.npz`` archive (no pickle).
+
+    The file is written under a temporary name first and then moved into place, so an
+    interrupted save never leaves half a checkpoint behind. The exact ``path`` is used (no
+    ``.npz`` suffix is added).
+    """
+    state = module.state_dict()
+    if _FORMAT_KEY in state:
+        raise ValueError(f"a parameter may not be called {_FORMAT_KEY!r}")
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{_FORMAT_KEY: np.array(1)}, **state)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module:
+    """Load parameters saved by :func:`save` into ``module``; returns it.
+
+    Uses ``np.load(allow_pickle=False)``, so an untrusted file cannot run code. Raises
+    :class:`CheckpointError` if the file cannot be read as such a checkpoint, or if its names or
+    shapes do not match the module (see :meth:`Module.load_state_dict`). ``FileNotFoundError``
+    if there is no file.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint file at {path!r}")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":
+        raise CheckpointError(
+            f"{path!r} is not a tinygrad_ce checkpoint: it is not an .npz (zip) archive "
+            f"(starts with {magic!r}); it may be corrupted or truncated"
+        )
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise CheckpointError("it holds a single array, not an .npz archive")
+        with archive:
+            state = {key: archive[key] for key in archive.files}
+    except CheckpointError as err:
+        raise CheckpointError(f"{path!r} is not a tinygrad_ce checkpoint: {err}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise CheckpointError(
+            f"cannot read checkpoint {path!r} ({type(err).__name__}: {err}); it is corrupted or "
+            "was not written by tinygrad_ce.nn.save"
+        ) from None
+    state.pop(_FORMAT_KEY, None)
+    try:
+        module.load_state_dict(state, strict=strict)
+    except CheckpointError as err:
+        raise CheckpointError(f"checkpoint {path!r} does not fit the model: {err}") from None
+    return module
