@@ -285,3 +285,16 @@ def test_corrupted_checkpoints_give_clear_errors(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         nn.load(model, tmp_path / "absent.npz")
+
+
+def test_cross_entropy_loss_passes_its_options():
+    logits = Tensor(np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]]), requires_grad=True)
+    y = np.array([0, 2])
+    per_row = nn.CrossEntropyLoss(reduction="none")(logits, y)
+    assert per_row.shape == (2,)
+    ignored = nn.CrossEntropyLoss(ignore_index=2)(logits, y)
+    assert ignored.item() == pytest.approx(per_row.data[0])
+    smooth = nn.CrossEntropyLoss(label_smoothing=0.1, fused=False)(logits, y)
+    assert smooth.item() > nn.CrossEntropyLoss()(logits, y).item()
+    with pytest.raises(ValueError, match="reduction"):
+        nn.CrossEntropyLoss(reduction="avg")

@@ -491,27 +491,57 @@ class Dropout(Module):
 
 class CrossEntropyLoss(Module):
     """Softmax cross-entropy between logits ``(N, C)`` and labels ``(N,)`` (or probability rows
-    ``(N, C)``), via :func:`tinygrad_ce.functional.cross_entropy`.
+    ``(N, C)``): :func:`tinygrad_ce.functional.cross_entropy` with fixed options.
 
     ``fused=True`` (default) records one ``SoftmaxCrossEntropy`` node whose backward is
     ``softmax - target``; ``fused=False`` composes primitives (max shift, exp, sum, log ...),
-    each with its own rule. Both give the same value and gradient. Other keyword arguments
-    (``reduction``, ``label_smoothing``, ...) are passed on to ``F.cross_entropy``.
+    each with its own rule. Both give the same value and gradient. ``weight``,
+    ``ignore_index``, ``reduction`` and ``label_smoothing`` mean what they mean in PyTorch.
     """
 
-    def __init__(self, fused: bool = True, **options: Any) -> None:
+    def __init__(
+        self,
+        weight: Any = None,
+        ignore_index: int | None = None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        fused: bool = True,
+    ) -> None:
         super().__init__()
-        self.fused = fused
-        self.options = options
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(
+                f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            )
+        self.weight = None if weight is None else np.asarray(weight)
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+        self.label_smoothing = float(label_smoothing)
+        self.fused = bool(fused)
 
     def forward(self, logits: Any, target: Any) -> Tensor:
         from . import functional as F
 
-        target = target.data if isinstance(target, Tensor) else target
-        return F.cross_entropy(_to_tensor(logits), target, fused=self.fused, **self.options)
+        return F.cross_entropy(
+            _to_tensor(logits),
+            target,
+            fused=self.fused,
+            reduction=self.reduction,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+        )
 
     def extra_repr(self) -> str:
-        return ", ".join([f"fused={self.fused}"] + [f"{k}={v!r}" for k, v in self.options.items()])
+        parts = [f"fused={self.fused}"]
+        if self.reduction != "mean":
+            parts.append(f"reduction={self.reduction!r}")
+        if self.label_smoothing:
+            parts.append(f"label_smoothing={self.label_smoothing}")
+        if self.ignore_index is not None:
+            parts.append(f"ignore_index={self.ignore_index}")
+        if self.weight is not None:
+            parts.append("weight=...")
+        return ", ".join(parts)
 
 
 class MSELoss(Module):
