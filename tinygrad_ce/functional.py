@@ -18,6 +18,7 @@ third line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -69,8 +70,8 @@ def _shift(data: np.ndarray, axis: Any) -> np.ndarray:
     overflowing. A row whose max is +-inf (or NaN) is not shifted, so it gives NaN/inf rather
     than a silently wrong finite number.
     """
-    m = np.max(data, axis=axis, keepdims=True)
-    if not np.all(np.isfinite(m)):
+    m = data.max(axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0).astype(data.dtype)
     return m
 
@@ -316,7 +317,7 @@ def _read_target(
     """Check ``target`` against ``logits`` and put it in flat form. All errors are raised here."""
     shape, classes = logits.shape, logits.shape[-1]
     batch = shape[:-1]
-    n = int(np.prod(batch, dtype=np.int64))
+    n = math.prod(batch)
     tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
     kind = tdata.dtype.kind
     if kind in "iu":
@@ -332,10 +333,13 @@ def _read_target(
             ignored = y == ignore_index
             if not ignored.any():
                 ignored = None
-        bad = (y < 0) | (y >= classes)
-        if ignored is not None:
-            bad &= ~ignored
-        if bad.any():
+        # cheap test first (two reductions); locate the culprit only when there is one
+        bad = None
+        if n and (y.min() < 0 or y.max() >= classes):
+            bad = (y < 0) | (y >= classes)
+            if ignored is not None:
+                bad &= ~ignored
+        if bad is not None and bad.any():
             j = int(np.flatnonzero(bad)[0])
             where = tuple(int(i) for i in np.unravel_index(j, batch)) if batch else ()
             raise ValueError(
@@ -409,10 +413,14 @@ def _read_target(
 class SoftmaxCrossEntropy(Function):
     """L = sum(T) logsumexp(z) - sum(T z) (reduced);  dz = g * (sum(T) softmax(z) - T)
 
-    One node for the whole loss. Forward: shift each row by its max, ``e = exp(z - m)``,
-    ``s = sum(e)``, ``logsumexp = log(s) + m``. It keeps ``e`` and ``s``, so the fast backward
-    is one multiply (``e * (g * sum(T) / s)``, which is ``g * sum(T) * softmax``) into a fresh
-    buffer and a subtraction of ``g * T`` (only at the labels for class indices).
+    One node for the whole loss. Forward: shift each row by its max, ``e = exp(z - m)`` (in
+    place in the one buffer the forward allocates), ``s = sum(e)``, ``logsumexp = log(s) + m``.
+    It keeps ``e``, ``s`` and ``m``; nothing else of size (N, C).
+
+    Fast backward: ``g * sum(T) * softmax = e * (g * sum(T) / s)``, one multiply written into
+    ``e`` itself, which then becomes the gradient (no new (N, C) buffer), then ``g * T`` is
+    subtracted (only at the labels for class indices). A second backward through the same
+    graph recomputes ``e`` from the logits, so it is still right.
 
     With ``create_graph=True`` the backward instead rebuilds the softmax from the logits
     Tensor with differentiable ops, so second derivatives (``diag(s) - s s^T``) are right.
@@ -421,33 +429,30 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, z, target, spec: _Target, reduction: str):
         self.spec, self.reduction = spec, reduction
         n, c = spec.n, spec.classes
-        z2 = z.reshape(n, c)
-        m = _shift(z2, 1)
-        e = z2 - m  # shifted logits; becomes exp(z - m) in place below
+        m = _shift(z, -1)  # (..., 1)
+        e = z - m  # shifted logits, z's shape; becomes exp(z - m) in place below
+        e2 = e.reshape(n, c)  # a view
         if spec.kind == "index":
-            rows = np.arange(n)
-            lin = e[rows, spec.y]  # z[y] - m
-            if spec.b is not None:  # label smoothing: sum_c wvec_c (z_c - m)
-                smooth = e.sum(axis=1) if spec.weight is None else e @ spec.weight
-            row_sum = spec.row_sums()
+            self.rows = rows = np.arange(n)
+            lin = e2[rows, spec.y]  # z[y] - m
             if not spec.plain:
                 lin = lin * spec.a
-            if spec.b is not None:
-                lin += spec.b * smooth
-            self.rows = rows
+            if spec.b is not None:  # label smoothing: + b * sum_c wvec_c (z_c - m)
+                lin += spec.b * (e2.sum(axis=1) if spec.weight is None else e2 @ spec.weight)
+            row_sum = spec.row_sums()
         else:
-            tmat = spec.smoothed_probs(target.reshape(n, c))
-            lin = np.einsum("ij,ij->i", e, tmat)  # sum_c T (z - m), no (N, C) temporary
+            self.tmat = tmat = spec.smoothed_probs(target.reshape(n, c))
+            lin = np.einsum("ij,ij->i", e2, tmat)  # sum_c T (z - m), no (N, C) temporary
             row_sum = tmat.sum(axis=1)
-            self.tmat = tmat
         np.exp(e, out=e)
-        s = e.sum(axis=1)
-        with np.errstate(invalid="ignore"):  # 0 * inf on fully ignored rows is set to 0 below
-            loss = row_sum * np.log(s) - lin
-        if spec.ignored is not None:
+        s = e2.sum(axis=1)
+        if spec.ignored is None:
+            loss = np.log(s) - lin if spec.plain else row_sum * np.log(s) - lin
+        else:
+            with np.errstate(invalid="ignore"):  # 0 * inf on ignored rows: set to 0 below
+                loss = row_sum * np.log(s) - lin
             loss[spec.ignored] = 0
-        self.e, self.s, self.row_sum = e, s, row_sum
-        self.m = m  # (N, 1): only read when a probability target needs its gradient
+        self.e, self.s, self.m, self.row_sum = e, s, m, row_sum
         if reduction == "none":
             self.scale = 1.0
             return loss.reshape(spec.batch_shape)
@@ -467,23 +472,28 @@ class SoftmaxCrossEntropy(Function):
             r = r * self.scale
         if isinstance(z, Tensor):
             return self._graph_backward(r, z, target)
+        r_col = r.reshape(-1, 1) if np.ndim(r) else r
         dz = dt = None
+        if spec.kind == "prob" and self.needs[1]:  # dloss/dt = -(1 - eps) * w * log p
+            logp = z.reshape(n, c) - self.m.reshape(n, 1) - np.log(self.s).reshape(-1, 1)
+            w = 1.0 if spec.weight is None else spec.weight
+            dt = (logp * w * (-(1.0 - spec.eps)) * r_col).reshape(target.shape)
         if self.needs[0]:
             coef = r / self.s if spec.plain else (r * self.row_sum) / self.s
-            dz = self.e * coef.reshape(-1, 1)  # g * sum(T) * softmax, a fresh buffer
+            dz = self.e
+            if dz is None:  # the buffer was handed out by an earlier backward: rebuild it
+                dz = np.exp(z - self.m)
+            self.e = None  # from here on the buffer is the gradient, not exp(z - m)
+            d2 = dz.reshape(n, c)
+            d2 *= coef.reshape(-1, 1)  # g * sum(T) * softmax
             if spec.kind == "index":
-                dz[self.rows, spec.y] -= r if spec.plain else r * spec.a
+                d2[self.rows, spec.y] -= r if spec.plain else r * spec.a
                 if spec.b is not None:
-                    wvec = 1.0 if spec.weight is None else spec.weight
-                    dz -= (r * spec.b).reshape(-1, 1) * wvec
+                    d2 -= (r * spec.b).reshape(-1, 1) * (
+                        1.0 if spec.weight is None else spec.weight
+                    )
             else:
-                dz -= self.tmat * (r.reshape(-1, 1) if np.ndim(r) else r)
-            dz = dz.reshape(z.shape)
-        if spec.kind == "prob" and self.needs[1]:  # dloss/dt = -(1 - eps) * w * log p
-            logp = z.reshape(n, c) - self.m - np.log(self.s).reshape(-1, 1)
-            w = 1.0 if spec.weight is None else spec.weight
-            dt = logp * w * (-(1.0 - spec.eps))
-            dt = (dt * (r.reshape(-1, 1) if np.ndim(r) else r)).reshape(target.shape)
+                d2 -= self.tmat * r_col
         return dz, dt
 
     def _graph_backward(self, r, z, target):
