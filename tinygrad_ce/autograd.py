@@ -15,6 +15,8 @@ can be differentiated again (Hessian-vector products, second derivatives).
 from __future__ import annotations
 
 import functools
+import gc
+import itertools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -129,29 +131,46 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors or constants; record it when grad mode is on and an input needs it."""
-        fn = cls.__new__(cls)
-        arrays = []
-        needs = []
-        record = False
-        for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x._data)
-                if x.requires_grad:
-                    needs.append(True)
-                    record = True
-                    continue
-            elif isinstance(x, (np.ndarray, float, int, np.generic)):
-                arrays.append(x)
+        fn = object.__new__(cls)
+        # This is the hot path of every op, hence the unrolled one- and two-input cases.
+        if len(inputs) == 2:
+            a, b = inputs
+            if isinstance(a, Tensor):
+                a_data, a_needs = a._data, a.requires_grad
             else:
-                arrays.append(np.asarray(x))
-            needs.append(False)
+                a_data, a_needs = (a if isinstance(a, _CONSTANT) else np.asarray(a)), False
+            if isinstance(b, Tensor):
+                b_data, b_needs = b._data, b.requires_grad
+            else:
+                b_data, b_needs = (b if isinstance(b, _CONSTANT) else np.asarray(b)), False
+            arrays, needs = (a_data, b_data), _NEEDS2[a_needs][b_needs]
+        elif len(inputs) == 1 and isinstance(inputs[0], Tensor):
+            arrays, needs = (inputs[0]._data,), _NEEDS1[inputs[0].requires_grad]
+        else:
+            arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
+            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
         out = fn.forward(*arrays, **params)
-        if record and _mode.enabled:
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if True in needs and _mode.enabled:
             fn.inputs = inputs
             fn.arrays = arrays
-            fn.needs = tuple(needs)
-            return Tensor._make(out, True, fn)
-        return Tensor._make(out, False, None)
+            fn.needs = needs
+            fn.seq = next(_sequence)
+            return _make_tensor(out, True, fn)
+        return _make_tensor(out, False, None)
+
+
+_sequence = itertools.count()  # creation order of recorded ops: inputs always come first
+# shared `needs` tuples for one and two inputs (indexed by bools): no allocation per op
+_NEEDS1 = ((False,), (True,))
+_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
+# constants passed to rules as they are; anything else (lists, ...) becomes an ndarray
+_CONSTANT = (np.ndarray, np.generic, float, int)
+
+
+def _constant(x: Any) -> Any:
+    return x if isinstance(x, _CONSTANT) else np.asarray(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,24 +202,24 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _sorted_graph(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Non-leaf tensors reachable from ``roots``, inputs before outputs (iterative DFS)."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots if r._ctx is not None]
+    """Non-leaf tensors that need a gradient and are reachable from ``roots``, outputs first.
+
+    Gathered with an explicit stack (no recursion) and ordered by creation: an op's inputs
+    always exist before it runs, so decreasing ``seq`` is a valid reverse topological order.
+    """
+    seen = {r for r in roots if r._ctx is not None}
+    stack = list(seen)
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        ctx = t._ctx
-        for x, need in zip(ctx.inputs, ctx.needs, strict=True):
-            if need and x._ctx is not None and id(x) not in visited:
-                stack.append((x, False))
-    return order
+        ctx = stack.pop()._ctx
+        for x, need in zip(ctx.inputs, ctx.needs):
+            if need and x._ctx is not None and x not in seen:
+                seen.add(x)
+                stack.append(x)
+    return sorted(seen, key=_creation_order, reverse=True)
+
+
+def _creation_order(t: Tensor) -> int:
+    return t._ctx.seq
 
 
 def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
@@ -223,7 +242,7 @@ def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
             f"grad of shape {tuple(g.shape)} does not match the output's shape {root.shape}"
         )
     if create_graph and not isinstance(g, Tensor):
-        g = Tensor._make(g, False, None)
+        g = _make_tensor(g, False, None)
     return g
 
 
@@ -243,46 +262,61 @@ def backprop(
     grads: dict[Tensor, Any] = {}
     collect = {id(t): None for t in wanted} if wanted is not None else None
     handed_out: set[int] = set()  # arrays already stored somewhere: copy before keeping them
+    # .grad is written only once the whole walk has succeeded: a rule that raises midway
+    # leaves every .grad as it was
+    pending: dict[Tensor, Any] = {}
 
-    def send(t: Tensor, g: Any) -> None:
-        if collect is not None and t._ctx is None:
-            if id(t) in collect:
-                prev = collect[id(t)]
-                collect[id(t)] = g if prev is None else prev + g
-            return
-        if t._ctx is None:
-            _accumulate_leaf(t, g, handed_out)
-            return
-        prev = grads.get(t)
-        grads[t] = g if prev is None else prev + g
+    def send_to_leaf(t: Tensor, g: Any) -> None:
+        if collect is None:
+            prev = pending.get(t)
+            pending[t] = g if prev is None else prev + g
+        elif id(t) in collect:
+            prev = collect[id(t)]
+            collect[id(t)] = g if prev is None else prev + g
 
     for root, g in zip(roots, seeds, strict=True):
         handed_out.add(id(g))
-        send(root, g)
+        if root._ctx is None:
+            send_to_leaf(root, g)
+        else:
+            prev = grads.get(root)
+            grads[root] = g if prev is None else prev + g
 
-    with _SetGradMode(create_graph):
-        for t in reversed(_sorted_graph(roots)):
-            g = grads.pop(t, None)
-            if g is None:
-                continue
-            if collect is not None and id(t) in collect:
-                collect[id(t)] = g
-            elif t._retains_grad and not create_graph:
-                _accumulate_leaf(t, g, handed_out)
-            ctx = t._ctx
-            if create_graph:
-                in_grads = ctx.backward(g, t, *ctx.inputs)
-            else:
-                in_grads = ctx.backward(g, t._data, *ctx.arrays)
-            for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
-                if not need or gx is None:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # the walk creates no reference cycles; collecting during it only costs time
+    try:
+        with _SetGradMode(create_graph):
+            for t in _sorted_graph(roots):
+                g = grads.pop(t, None)
+                if g is None:
                     continue
-                xdata = x._data
-                if gx.shape != xdata.shape:
-                    gx = unbroadcast(gx, xdata.shape)
-                if gx.dtype != xdata.dtype:
-                    gx = gx.astype(xdata.dtype)
-                send(x, gx)
+                if collect is not None and id(t) in collect:
+                    collect[id(t)] = g
+                elif t._retains_grad and not create_graph:
+                    pending[t] = g
+                ctx = t._ctx
+                if create_graph:
+                    in_grads = ctx.backward(g, t, *ctx.inputs)
+                else:
+                    in_grads = ctx.backward(g, t._data, *ctx.arrays)
+                for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
+                    if not need or gx is None:
+                        continue
+                    xdata = x._data
+                    if gx.shape != xdata.shape:
+                        gx = unbroadcast(gx, xdata.shape)
+                    if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
+                        gx = gx.astype(xdata.dtype)
+                    if x._ctx is None:
+                        send_to_leaf(x, gx)
+                    else:
+                        prev = grads.get(x)
+                        grads[x] = gx if prev is None else prev + gx
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    for t, g in pending.items():
+        _accumulate_leaf(t, g, handed_out)
     return collect
 
 
@@ -291,12 +325,17 @@ def _accumulate_leaf(t: Tensor, g: Any, handed_out: set[int]) -> None:
     if isinstance(g, Tensor):
         g = g._data
     if t._grad is None:
-        if id(g) in handed_out or not g.flags.owndata or not g.flags.writeable:
+        if (
+            id(g) in handed_out
+            or not isinstance(g, np.ndarray)  # a numpy scalar from a 0-d op: make it an array
+            or not g.flags.owndata
+            or not g.flags.writeable
+        ):
             g = np.array(g, dtype=t._data.dtype)
         handed_out.add(id(g))
         t._grad = g
     else:
-        t._grad = t._grad + g
+        t._grad = np.asarray(t._grad + g)  # 0-d + 0-d gives a numpy scalar
 
 
 def grad(
@@ -356,9 +395,9 @@ def grad(
         if g is None:
             g = np.zeros_like(x._data)
         if not isinstance(g, Tensor):
-            g = Tensor._make(g if g is not x._data else g.copy(), False, None)
+            g = _make_tensor(g if g is not x._data else g.copy(), False, None)
         result.append(g)
     return tuple(result)
 
 
-from .tensor import Tensor  # noqa: E402  (Tensor builds on Function; imported last)
+from .tensor import Tensor, _make_tensor  # noqa: E402  (Tensor builds on Function)

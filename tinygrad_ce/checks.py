@@ -124,12 +124,13 @@ def gradcheck(
         numeric = numerical_grad(projected, arrays, i, eps)
         a = np.asarray(a.data, dtype=np.float64)
         err = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
-        if err.size and (np.max(err) > 0 or not np.all(np.isfinite(a))):
-            bad = np.where(np.isfinite(a), err, np.inf)
+        finite = np.isfinite(a) & np.isfinite(numeric)  # a NaN anywhere is a failure too
+        if err.size and (not np.all(finite) or np.max(err) > 0):
+            bad = np.where(finite, err, np.inf)
             j = np.unravel_index(int(np.argmax(bad)), a.shape)
             raise GradcheckError(
                 f"gradcheck failed for input {i} (shape {a.shape}) at index {tuple(map(int, j))}: "
-                f"backward gives {a[j]!r}, finite differences give {numeric[j]!r} "
+                f"backward gives {float(a[j])!r}, finite differences give {float(numeric[j])!r} "
                 f"(|difference| {abs(a[j] - numeric[j]):.3g} > atol {atol} + rtol {rtol} * "
                 f"|numeric|)"
             )

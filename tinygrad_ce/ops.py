@@ -321,13 +321,15 @@ class Transpose(Function):
 
     def forward(self, x, axes=None):
         axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) for a in axes)
-        if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        # negative axes count from the end; stored non-negative so backward can invert them
+        perm = tuple(a % x.ndim if -x.ndim <= a < x.ndim else a for a in axes)
+        if sorted(perm) != list(range(x.ndim)):
             raise ValueError(
                 f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of a "
                 f"tensor of shape {x.shape}"
             )
-        self.axes = axes
-        return x.transpose(axes)
+        self.axes = perm
+        return x.transpose(perm)
 
     def backward(self, g, out, x):
         return (g.transpose(tuple(np.argsort(self.axes).tolist())),)

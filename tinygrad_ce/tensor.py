@@ -78,17 +78,10 @@ class Tensor:
         self.name = name
         self._retains_grad = False
 
-    @classmethod
-    def _make(cls, data: np.ndarray, requires_grad: bool, ctx: Any) -> Tensor:
+    @staticmethod
+    def _make(data: np.ndarray, requires_grad: bool, ctx: Any) -> Tensor:
         """Fast internal constructor used by ops: no checks, no copy."""
-        t = object.__new__(Tensor)
-        t._data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        t._grad = None
-        t.requires_grad = requires_grad
-        t._ctx = ctx
-        t.name = None
-        t._retains_grad = False
-        return t
+        return _make_tensor(data, requires_grad, ctx)
 
     # --- attributes -------------------------------------------------------------------------
 
@@ -198,7 +191,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (no gradient flows through it)."""
-        return Tensor._make(self._data, False, None)
+        return _make_tensor(self._data, False, None)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only) and return self."""
@@ -298,16 +291,16 @@ class Tensor:
     # Comparisons give boolean tensors outside the graph (they have no gradient).
     # ``==`` keeps Python's identity meaning so tensors can be dict keys.
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor._make(self._data < _value(other), False, None)
+        return _make_tensor(self._data < _value(other), False, None)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor._make(self._data <= _value(other), False, None)
+        return _make_tensor(self._data <= _value(other), False, None)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor._make(self._data > _value(other), False, None)
+        return _make_tensor(self._data > _value(other), False, None)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor._make(self._data >= _value(other), False, None)
+        return _make_tensor(self._data >= _value(other), False, None)
 
     __hash__ = object.__hash__
 
@@ -413,6 +406,21 @@ class Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return cls(gen.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def _make_tensor(data: np.ndarray, requires_grad: bool, ctx: Any) -> Tensor:
+    """Build a Tensor around ``data`` without checks or copies (the ops' constructor)."""
+    t = _new(Tensor)
+    t._data = data
+    t._grad = None
+    t.requires_grad = requires_grad
+    t._ctx = ctx
+    t.name = None
+    t._retains_grad = False
+    return t
+
+
+_new = object.__new__
 
 
 def _value(x: Any) -> Any:
