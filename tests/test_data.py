@@ -151,7 +151,11 @@ def test_digits_returns_fresh_copies():
 
 
 def test_digits_file_is_packaged():
+    import tomllib
+
     root = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "datasets/*" in config["tool"]["setuptools"]["package-data"]["tinygrad_ce"]
     data = root / "tinygrad_ce" / "datasets"
     assert (data / "digits.csv.gz").stat().st_size < 100_000
     readme = (data / "README.md").read_text()
@@ -241,6 +245,12 @@ def test_load_mnist(tmp_path, compress, kind, prefix):
     np.testing.assert_array_equal(y, labels)
     X3, _ = load_mnist(str(tmp_path), kind, flatten=False)
     assert X3.shape == (5, 28, 28)
+
+
+def test_load_mnist_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    make_mnist(tmp_path, "t10k", n=3)
+    assert load_mnist("~", "test")[1].shape == (3,)
 
 
 def test_load_mnist_dotted_names(tmp_path):

@@ -72,6 +72,26 @@ def test_plot_history_subset_and_nested_dirs(tmp_path):
     assert [ax.get_title() for ax in fig.axes] == ["Accuracy"]
 
 
+def test_plot_history_accepts_any_mapping():
+    from collections.abc import Mapping
+
+    class Record(Mapping):  # like train.History: a read-only mapping, not a dict
+        def __init__(self, data):
+            self._data = data
+
+        def __getitem__(self, key):
+            return self._data[key]
+
+        def __iter__(self):
+            return iter(self._data)
+
+        def __len__(self):
+            return len(self._data)
+
+    fig = plot_history(Record({"train_loss": [1.0, 0.5], "epoch_time": [0.1, 0.1]}))
+    assert len(fig.axes) == 1 and fig.axes[0].lines[0].get_label() == "train (last 0.5)"
+
+
 def test_plot_history_log_scale_for_wide_range():
     fig = plot_history({"train_loss": list(np.logspace(1, -4, 50))})
     assert fig.axes[0].get_yscale() == "log"

@@ -73,7 +73,7 @@ def _read_bytes(path: Path) -> bytes:
 
 def _read_idx(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Parse an IDX file; returns (array, magic number)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     raw = _read_bytes(path)
     if len(raw) < 4:
         raise ValueError(f"{path}: only {len(raw)} bytes, too short for an IDX header (4 bytes)")
@@ -154,7 +154,7 @@ def load_mnist(
     Parameters
     ----------
     path : str or path-like
-        The folder holding the files.
+        The folder holding the files (``~`` is expanded).
     kind : {"train", "test", "t10k"}
         Which split; "test" and "t10k" are the same.
     flatten : bool
@@ -169,7 +169,7 @@ def load_mnist(
     prefixes = {"train": "train", "test": "t10k", "t10k": "t10k"}
     if kind not in prefixes:
         raise ValueError(f"kind must be one of {sorted(prefixes)}, got {kind!r}")
-    folder = Path(path)
+    folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"MNIST folder {folder} does not exist or is not a directory")
     prefix = prefixes[kind]
