@@ -9,7 +9,7 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from tinygrad_ce import Tensor  # noqa: E402
+from tinygrad_ce import Tensor, is_grad_enabled  # noqa: E402
 from tinygrad_ce.data import load_digits, spiral  # noqa: E402
 from tinygrad_ce.plots import (  # noqa: E402
     plot_dataset,
@@ -112,6 +112,7 @@ def test_plot_decision_boundary_outputs(tmp_path, output):
 
     def predict(points):
         seen.append((points.shape, points.dtype))
+        assert not is_grad_enabled()
         scores = linear_scores(points)
         if output == "indices":
             return scores.argmax(axis=1)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .autograd import no_grad
 from .tensor import Tensor
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ def plot_dataset(
 
 
 def _predict_classes(predict_fn: Callable[[np.ndarray], Any], points: np.ndarray) -> np.ndarray:
-    out = _numpy(predict_fn(points))
+    with no_grad():  # only values are needed: record no graph
+        out = _numpy(predict_fn(points))
     if out.ndim == 2 and out.shape[1] == 1:  # one logit per point: binary classifier
         out = (out[:, 0] > 0).astype(np.int64)
     elif out.ndim == 2:
@@ -173,7 +175,8 @@ def plot_decision_boundary(
         Maps float32 points of shape (M, 2) to class indices (M,), or to scores / logits
         (M, C) of which the argmax is taken; a single column (M, 1) is read as one logit
         (class 1 where > 0). ndarrays and Tensors are both accepted. Called on a
-        ``resolution x resolution`` grid and once on ``X`` (for the accuracy shown).
+        ``resolution x resolution`` grid and once on ``X`` (for the accuracy shown), under
+        ``no_grad``. Put a model with dropout in evaluation mode first.
     X : array_like, shape (N, 2)
     y : array_like of int, shape (N,)
         True classes (colour of the points).
