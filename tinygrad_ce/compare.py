@@ -1,0 +1,621 @@
+"""Fused vs unfused softmax cross-entropy, side by side, on the same logits and labels.
+
+:func:`compare_cross_entropy` measures
+
+* agreement: loss and gradient of ``F.cross_entropy(fused=True)``, ``fused=False`` and a
+  hand-written numpy reference (log-sum-exp forward, ``(softmax - onehot) / N`` backward);
+* time: median forward and backward time of each, and the ratios;
+* graph: the number of Function nodes reachable from the loss, the bytes the graph holds for
+  the backward pass, and the peak memory of one forward + backward (tracemalloc);
+* stability: over logit scales 1 .. 1e4 in float32 and float64, whether the loss and the
+  gradient of the fused loss, the unfused loss and the naive textbook formula
+  ``-log(exp(z_y) / sum(exp(z)))`` (no max shift) are finite and right.
+
+The loss itself always comes from :mod:`tinygrad_ce.functional`; only the numpy reference and
+the naive formula (the thing that breaks) are written here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from .autograd import Function
+from .tensor import Tensor
+
+METHODS = ("fused", "unfused", "numpy")
+SWEEP_METHODS = ("fused", "unfused", "naive")
+DEFAULT_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4)
+DEFAULT_DTYPES = ("float32", "float64")
+# a sweep result is "ok" when finite and within this normwise relative error of float64
+SWEEP_RTOL = {"float32": 1e-4, "float64": 1e-10}
+
+
+# ---------------------------------------------------------------------------------------------
+# the hand-written numpy reference
+
+
+def numpy_forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, tuple]:
+    """Mean cross-entropy of logits ``z`` (N, C) and labels ``y`` (N,), by log-sum-exp.
+
+    Returns the loss (a numpy scalar of ``z``'s dtype) and what the backward needs:
+    ``exp(z - max)`` and its row sums.
+    """
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    rows = np.arange(len(y))
+    loss = np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, y])
+    return loss, (e, s, y)
+
+
+def numpy_backward(saved: tuple) -> np.ndarray:
+    """The gradient ``(softmax - onehot) / N`` from what :func:`numpy_forward` kept."""
+    e, s, y = saved
+    grad = e / s
+    grad[np.arange(len(y)), y] -= 1.0
+    grad /= len(y)
+    return grad
+
+
+def numpy_tuned_forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, tuple]:
+    """The same as :func:`numpy_forward`, written for speed: ``exp`` in place, no temporaries."""
+    m = z.max(axis=1, keepdims=True)
+    e = np.subtract(z, m)
+    rows = np.arange(len(y))
+    picked = e[rows, y]
+    np.exp(e, out=e)
+    s = e.sum(axis=1)
+    loss = (np.log(s) - picked).sum() * (1.0 / len(y))
+    return loss, (e, s, y)
+
+
+def numpy_tuned_backward(saved: tuple) -> np.ndarray:
+    """``e * (1 / (N s))`` in place in the forward's buffer, then ``-1/N`` at the labels."""
+    e, s, y = saved
+    n = len(y)
+    e *= (1.0 / n / s).reshape(-1, 1)
+    e[np.arange(n), y] -= 1.0 / n
+    return e
+
+
+def naive_cross_entropy(logits: Tensor, y: np.ndarray) -> Tensor:
+    """The textbook formula ``mean(-log(exp(z_y) / sum(exp(z))))`` with no max shift.
+
+    Built from Tensor ops so that it has a gradient too. ``exp`` overflows once logits pass
+    about 88 (float32) or 709 (float64), and tiny probabilities underflow to 0 (log 0 = -inf).
+    """
+    e = logits.exp()
+    p = e / e.sum(axis=-1, keepdims=True)
+    return -(p[np.arange(len(y)), y].log()).mean()
+
+
+# ---------------------------------------------------------------------------------------------
+# graph measurements
+
+
+def graph_nodes(out: Tensor) -> list[Function]:
+    """The Function nodes reachable from ``out`` (each once), found without recursion."""
+    nodes: list[Function] = []
+    seen: set[int] = set()
+    stack = [out]
+    while stack:
+        t = stack.pop()
+        ctx = t._ctx
+        if ctx is None or id(ctx) in seen:
+            continue
+        seen.add(id(ctx))
+        nodes.append(ctx)
+        stack.extend(x for x in ctx.inputs if isinstance(x, Tensor))
+    return nodes
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _arrays_in(value: Any, depth: int = 0) -> Iterable[np.ndarray]:
+    """ndarrays referenced by ``value``: itself, inside tuples/lists, or attributes (2 levels)."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, Tensor):
+        yield value._data
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _arrays_in(v, depth)
+    elif depth < 2 and hasattr(value, "__dict__") and not isinstance(value, type):
+        for v in vars(value).values():
+            yield from _arrays_in(v, depth + 1)
+
+
+def saved_bytes(out: Tensor, exclude: Iterable[np.ndarray] = ()) -> int:
+    """Bytes held by the graph of ``out`` for its backward pass.
+
+    Counts every distinct ndarray buffer (a view counts as its owner, once) that a node
+    reachable from ``out`` references: intermediate results, saved values, constants, index
+    arrays and ``out`` itself. Leaf tensors' data (the inputs) and the arrays in ``exclude``
+    (such as the labels) are not counted.
+    """
+    nodes = graph_nodes(out)
+    skip = {id(_owner(a)) for a in exclude}
+    for node in nodes:
+        for x in node.inputs:
+            if isinstance(x, Tensor) and x._ctx is None:
+                skip.add(id(_owner(x._data)))
+    counted: dict[int, int] = {}
+    for arr in [out._data, *(a for node in nodes for a in _arrays_in(node))]:
+        base = _owner(arr)
+        if id(base) not in skip:
+            counted[id(base)] = base.nbytes
+    return sum(counted.values())
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak memory traced by tracemalloc while ``fn()`` runs (numpy buffers included)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    start = tracemalloc.get_traced_memory()[0]
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    del result
+    if not was_tracing:
+        tracemalloc.stop()
+    return max(peak - start, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+@dataclass
+class Runner:
+    """One way of computing the loss: ``forward()`` returns a state, ``backward(state)`` a grad."""
+
+    forward: Callable[[], Any]
+    backward: Callable[[Any], Any]
+
+
+def engine_runner(z: np.ndarray, y: np.ndarray, fused: bool, **options: Any) -> Runner:
+    """A :class:`Runner` for ``F.cross_entropy`` on a leaf holding ``z``."""
+    x = Tensor(z, requires_grad=True)
+
+    def forward() -> Tensor:
+        return F.cross_entropy(x, y, fused=fused, **options)
+
+    def backward(loss: Tensor) -> np.ndarray:
+        loss.backward()
+        g, x.grad = x.grad, None
+        return g
+
+    return Runner(forward, backward)
+
+
+def numpy_runner(z: np.ndarray, y: np.ndarray, tuned: bool = False) -> Runner:
+    """A :class:`Runner` for the hand-written numpy reference (or its tuned variant)."""
+    fwd, bwd = (
+        (numpy_tuned_forward, numpy_tuned_backward) if tuned else (numpy_forward, numpy_backward)
+    )
+    return Runner(lambda: fwd(z, y), lambda state: bwd(state[1]))
+
+
+def time_runners(
+    runners: dict[str, Runner], repeats: int = 20, number: int = 1
+) -> dict[str, dict[str, float]]:
+    """Median forward and backward seconds per call of each runner.
+
+    Each of ``repeats`` rounds runs every runner in turn (the order rotates each round, so a
+    slow spell of the machine is shared out): ``number`` forwards timed as one block, then
+    their ``number`` backwards. The first round is a warm-up and is not counted.
+    """
+    names = list(runners)
+    samples: dict[str, dict[str, list[float]]] = {k: {"forward": [], "backward": []} for k in names}
+    clock = time.perf_counter
+    for round_ in range(repeats + 1):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            run = runners[name]
+            t0 = clock()
+            states = [run.forward() for _ in range(number)]
+            t1 = clock()
+            for state in states:
+                run.backward(state)
+            t2 = clock()
+            del states
+            if round_:
+                samples[name]["forward"].append((t1 - t0) / number)
+                samples[name]["backward"].append((t2 - t1) / number)
+    out = {}
+    for name, s in samples.items():
+        fwd, bwd = float(np.median(s["forward"])), float(np.median(s["backward"]))
+        total = float(np.median(np.add(s["forward"], s["backward"])))
+        out[name] = {"forward": fwd, "backward": bwd, "total": total}
+    return out
+
+
+def calibrate_number(runner: Runner, target_seconds: float = 2e-3) -> int:
+    """How many calls make one timed block last about ``target_seconds`` (at least 1)."""
+    t0 = time.perf_counter()
+    runner.backward(runner.forward())
+    once = time.perf_counter() - t0
+    return max(1, min(1000, int(target_seconds / max(once, 1e-7))))
+
+
+# ---------------------------------------------------------------------------------------------
+# agreement and stability
+
+
+def _diff(a: Any, b: Any) -> dict[str, float]:
+    """Max absolute difference and the normwise relative one, ``max|a - b| / max|b|``."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        abs_ = float(np.max(np.abs(a - b))) if a.size else 0.0
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+    rel = abs_ / scale if scale else (0.0 if abs_ == 0 else math.inf)
+    return {"abs": abs_, "rel": rel}
+
+
+def _loss_and_grad(method: str, z: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    if method == "numpy":
+        loss, saved = numpy_forward(z, y)
+        return float(loss), numpy_backward(saved)
+    x = Tensor(z, requires_grad=True)
+    if method == "naive":
+        loss = naive_cross_entropy(x, y)
+    else:
+        loss = F.cross_entropy(x, y, fused=(method == "fused"))
+    loss.backward()
+    return float(loss.item()), x.grad
+
+
+def stability_sweep(
+    batch: int,
+    classes: int,
+    scales: Iterable[float] = DEFAULT_SCALES,
+    dtypes: Iterable[str] = DEFAULT_DTYPES,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Loss and gradient of fused, unfused and naive at each logit scale and dtype.
+
+    The logits are ``scale * standard_normal((batch, classes))`` rounded to the dtype; the
+    truth is the numpy reference in float64 on those same rounded values. Each row says
+    whether the loss and the gradient are finite, their normwise relative errors, and a
+    status: "ok" (finite, within ``SWEEP_RTOL``), "wrong" (finite but off) or "inf/nan".
+    """
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((batch, classes))
+    y = rng.integers(0, classes, batch)
+    rows = []
+    for dtype in dtypes:
+        for scale in scales:
+            z = (base * scale).astype(dtype)
+            true_loss, true_grad = _loss_and_grad("numpy", z.astype(np.float64), y)
+            for method in SWEEP_METHODS:
+                with np.errstate(all="ignore"):
+                    loss, g = _loss_and_grad(method, z, y)
+                loss_ok, grad_ok = math.isfinite(loss), bool(np.all(np.isfinite(g)))
+                loss_err = _diff(loss, true_loss)["rel"] if loss_ok else math.inf
+                grad_err = _diff(g, true_grad)["rel"] if grad_ok else math.inf
+                if not (loss_ok and grad_ok):
+                    status = "inf/nan"
+                elif max(loss_err, grad_err) <= SWEEP_RTOL[dtype]:
+                    status = "ok"
+                else:
+                    status = "wrong"
+                rows.append(
+                    {
+                        "dtype": dtype,
+                        "scale": float(scale),
+                        "method": method,
+                        "loss": loss,
+                        "loss_finite": loss_ok,
+                        "grad_finite": grad_ok,
+                        "loss_rel_err": loss_err,
+                        "grad_rel_err": grad_err,
+                        "status": status,
+                    }
+                )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# the result
+
+
+def _jsonable(value: Any) -> Any:
+    """Non-finite floats become None (strict JSON has no inf/NaN)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+@dataclass
+class ComparisonResult:
+    """What :func:`compare_cross_entropy` measured. ``to_dict()`` for JSON, ``table()`` to read.
+
+    Attributes
+    ----------
+    config : dict
+        batch, classes, dtype, scale, seed, repeats, number (calls per timed block).
+    losses : dict
+        method -> loss value ("fused", "unfused", "numpy").
+    agreement : dict
+        "fused_vs_unfused", "fused_vs_numpy", "unfused_vs_numpy" -> {"loss_abs", "loss_rel",
+        "grad_abs", "grad_rel"}; rel is ``max|a - b| / max|b|``.
+    timing : dict
+        method -> {"forward", "backward", "total"} median seconds, and "ratios" ->
+        {"fused/unfused", "fused/numpy", "unfused/numpy"} of the totals.
+    graph : dict
+        method -> {"nodes", "saved_bytes", "peak_bytes"} (numpy: nodes 0).
+    stability : list of dict
+        One row per (dtype, scale, method), see :func:`stability_sweep`.
+    """
+
+    config: dict[str, Any]
+    losses: dict[str, float]
+    agreement: dict[str, dict[str, float]]
+    timing: dict[str, Any]
+    graph: dict[str, dict[str, int]]
+    stability: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, strictly JSON-serialisable data (non-finite numbers become None)."""
+        return _jsonable(asdict(self))
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def table(self) -> str:
+        """A plain-text report, one section per measurement."""
+        c = self.config
+        lines = [
+            f"softmax cross-entropy, fused vs unfused: batch {c['batch']}, classes "
+            f"{c['classes']}, {c['dtype']}, logits = {c['scale']:g} * N(0, 1), seed {c['seed']}",
+            "",
+            f"{'agreement':<20}{'loss':>14}{'|d loss|':>11}{'max|d grad|':>13}{'rel d grad':>12}",
+        ]
+        for key, (a, b) in {
+            "fused_vs_unfused": ("fused", "unfused"),
+            "fused_vs_numpy": ("fused", "numpy"),
+            "unfused_vs_numpy": ("unfused", "numpy"),
+        }.items():
+            d = self.agreement[key]
+            lines.append(
+                f"{a + ' vs ' + b:<20}{self.losses[a]:>14.8g}{d['loss_abs']:>11.2g}"
+                f"{d['grad_abs']:>13.2g}{d['grad_rel']:>12.2g}"
+            )
+        t = self.timing
+        lines += [
+            "",
+            f"{'time (median of ' + str(c['repeats']) + ')':<20}{'forward':>11}{'backward':>11}"
+            f"{'total':>11}{'x numpy':>9}",
+        ]
+        for m in METHODS:
+            tm = t[m]
+            lines.append(
+                f"{m:<20}{_fmt_time(tm['forward']):>11}{_fmt_time(tm['backward']):>11}"
+                f"{_fmt_time(tm['total']):>11}{tm['total'] / t['numpy']['total']:>8.2f}x"
+            )
+        r = t["ratios"]
+        lines.append(
+            f"fused/unfused {r['fused/unfused']:.2f}x, fused/numpy {r['fused/numpy']:.2f}x, "
+            f"unfused/numpy {r['unfused/numpy']:.2f}x"
+        )
+        lines += ["", f"{'graph':<20}{'nodes':>7}{'held for backward':>19}{'peak fwd+bwd':>14}"]
+        for m in METHODS:
+            gm = self.graph[m]
+            lines.append(
+                f"{m:<20}{gm['nodes']:>7}{_fmt_bytes(gm['saved_bytes']):>19}"
+                f"{_fmt_bytes(gm['peak_bytes']):>14}"
+            )
+        if self.stability:
+            lines += ["", *self.stability_table().splitlines()]
+        return "\n".join(lines)
+
+    def stability_table(self) -> str:
+        """The sweep as a grid: one line per scale, one column per (dtype, method)."""
+        dtypes = list(dict.fromkeys(r["dtype"] for r in self.stability))
+        scales = list(dict.fromkeys(r["scale"] for r in self.stability))
+        cell = {(r["dtype"], r["scale"], r["method"]): r["status"] for r in self.stability}
+        width = 9
+        group = width * len(SWEEP_METHODS)
+        lines = [
+            "stability sweep: ok = finite and within 1e-4 (float32) / 1e-10 (float64) of a "
+            "float64 reference",
+            f"{'':<12}" + "  ".join(f"{d:^{group}}" for d in dtypes),
+            f"{'scale':<12}"
+            + "  ".join("".join(f"{m:>{width}}" for m in SWEEP_METHODS) for _ in dtypes),
+        ]
+        for s in scales:
+            lines.append(
+                f"{s:<12g}"
+                + "  ".join(
+                    "".join(f"{cell[(d, s, m)]:>{width}}" for m in SWEEP_METHODS) for d in dtypes
+                )
+            )
+        lines = [line.rstrip() for line in lines]
+        return "\n".join(lines)
+
+    def plot(self, path: str) -> None:
+        """Save a figure: time per method (left), stability sweep errors (right)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        if not self.stability:
+            fig, ax1 = plt.subplots(figsize=(5.5, 4.2))
+        else:
+            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        xs = np.arange(len(METHODS))
+        fwd = [self.timing[m]["forward"] * 1e3 for m in METHODS]
+        bwd = [self.timing[m]["backward"] * 1e3 for m in METHODS]
+        ax1.bar(xs, fwd, label="forward")
+        ax1.bar(xs, bwd, bottom=fwd, label="backward")
+        ax1.set_xticks(xs, METHODS)
+        ax1.set_ylabel("median time per call (ms)")
+        c = self.config
+        ax1.set_title(f"batch {c['batch']}, classes {c['classes']}, {c['dtype']}")
+        ax1.legend()
+        if self.stability:
+            self._plot_stability(ax2)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+
+    def _plot_stability(self, ax2: Any) -> None:
+        markers = {"fused": "o", "unfused": "s", "naive": "x"}
+        styles = {"float32": "-", "float64": "--"}
+        ceiling = 1.0
+        for d in dict.fromkeys(r["dtype"] for r in self.stability):
+            for m in SWEEP_METHODS:
+                rows = [r for r in self.stability if r["dtype"] == d and r["method"] == m]
+                err = [max(r["loss_rel_err"], r["grad_rel_err"], 1e-17) for r in rows]
+                err = [e if math.isfinite(e) else ceiling * 10 for e in err]
+                ax2.plot(
+                    [r["scale"] for r in rows],
+                    err,
+                    styles[d],
+                    marker=markers[m],
+                    label=f"{m} {d}",
+                )
+        ax2.axhline(ceiling * 10, color="grey", lw=0.5)
+        ax2.text(1, ceiling * 14, "inf / nan", fontsize=8, color="grey")
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("logit scale")
+        ax2.set_ylabel("relative error vs float64 reference")
+        ax2.set_title("stability sweep")
+        ax2.legend(fontsize=7, ncol=2, loc="center right")
+
+
+# ---------------------------------------------------------------------------------------------
+# the entry point
+
+
+def compare_cross_entropy(
+    batch: int = 64,
+    classes: int = 10,
+    *,
+    dtype: str = "float64",
+    scale: float = 1.0,
+    repeats: int = 20,
+    seed: int = 0,
+    sweep: bool = True,
+    scales: Iterable[float] = DEFAULT_SCALES,
+) -> ComparisonResult:
+    """Compare fused and unfused cross-entropy (and a numpy reference) on the same data.
+
+    Parameters
+    ----------
+    batch, classes : int
+        Logits have shape (batch, classes); labels are integers in [0, classes).
+    dtype : "float32" or "float64"
+        Dtype of the logits for the agreement, timing and graph measurements.
+    scale : float
+        Logits are ``scale * standard_normal``.
+    repeats : int
+        Timed rounds (medians are reported); each round times a block of calls long enough
+        to measure (``config["number"]`` calls).
+    seed : int
+        Seed of the logits and labels.
+    sweep : bool
+        Also run the stability sweep over ``scales`` in float32 and float64.
+
+    Returns
+    -------
+    ComparisonResult (``result.table()``, ``result.to_dict()``, ``result.plot(path)``).
+    """
+    if batch < 1 or classes < 1:
+        raise ValueError(f"batch and classes must be >= 1, got batch={batch}, classes={classes}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if dtype not in DEFAULT_DTYPES:
+        raise ValueError(f"dtype must be one of {DEFAULT_DTYPES}, got {dtype!r}")
+    rng = np.random.default_rng(seed)
+    z = (scale * rng.standard_normal((batch, classes))).astype(dtype)
+    y = rng.integers(0, classes, batch)
+
+    values = {m: _loss_and_grad(m, z, y) for m in METHODS}
+    agreement = {}
+    for a, b in (("fused", "unfused"), ("fused", "numpy"), ("unfused", "numpy")):
+        dl, dg = _diff(values[a][0], values[b][0]), _diff(values[a][1], values[b][1])
+        agreement[f"{a}_vs_{b}"] = {
+            "loss_abs": dl["abs"],
+            "loss_rel": dl["rel"],
+            "grad_abs": dg["abs"],
+            "grad_rel": dg["rel"],
+        }
+
+    runners = {
+        "fused": engine_runner(z, y, fused=True),
+        "unfused": engine_runner(z, y, fused=False),
+        "numpy": numpy_runner(z, y),
+    }
+    number = calibrate_number(runners["unfused"])
+    timing: dict[str, Any] = time_runners(runners, repeats=repeats, number=number)
+    tot = {m: timing[m]["total"] for m in METHODS}
+    timing["ratios"] = {
+        "fused/unfused": tot["fused"] / tot["unfused"],
+        "fused/numpy": tot["fused"] / tot["numpy"],
+        "unfused/numpy": tot["unfused"] / tot["numpy"],
+    }
+
+    graph = {}
+    for m in ("fused", "unfused"):
+        x = Tensor(z, requires_grad=True)
+        loss = F.cross_entropy(x, y, fused=(m == "fused"))
+        graph[m] = {
+            "nodes": len(graph_nodes(loss)),
+            "saved_bytes": saved_bytes(loss, exclude=(y,)),
+        }
+        del loss, x
+    _, saved = numpy_forward(z, y)
+    graph["numpy"] = {
+        "nodes": 0,
+        "saved_bytes": sum(a.nbytes for a in saved[:2]),  # exp(z - max) and the row sums
+    }
+    del saved
+    for m, run in runners.items():
+        graph[m]["peak_bytes"] = peak_bytes(lambda run=run: run.backward(run.forward()))
+
+    stability = stability_sweep(batch, classes, scales=scales, seed=seed) if sweep else []
+    config = {
+        "batch": batch,
+        "classes": classes,
+        "dtype": dtype,
+        "scale": float(scale),
+        "seed": seed,
+        "repeats": repeats,
+        "number": number,
+    }
+    losses = {m: values[m][0] for m in METHODS}
+    return ComparisonResult(config, losses, agreement, timing, graph, stability)
