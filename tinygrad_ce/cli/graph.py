@@ -1,0 +1,154 @@
+"""``tinygrad-ce graph``: draw the textbook cross-entropy graph (or a small MLP's) to a file.
+
+Examples::
+
+    tinygrad-ce graph --out textbook.svg --rules            # CE(softmax(A^T y), x), fused
+    tinygrad-ce graph --unfused --out unfused.png --explain  # the same loss from primitive ops
+    tinygrad-ce graph --which mlp --out mlp.pdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
+
+
+def textbook_graph(fused: bool = True, seed: int = 0) -> tuple[Any, dict]:
+    """The textbook loss ``L = CE(softmax(A^T y), x)`` with A (4, 3), y (4,), x one-hot (3,).
+
+    Returns ``(loss, names)``; ``names`` maps the tensors to "A", "y", "x". The gradient
+    reaching ``y`` is ``A @ (softmax(A^T y) - x)``.
+    """
+    from tinygrad_ce import Tensor
+    from tinygrad_ce import functional as F
+
+    rng = np.random.default_rng(seed)
+    A = Tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True, name="A")
+    y = Tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True, name="y")
+    x = Tensor(np.array([0.0, 1.0, 0.0], dtype=np.float32), name="x")
+    loss = F.cross_entropy(A.T @ y, x, fused=fused)
+    return loss, {A: "A", y: "y", x: "x"}
+
+
+def mlp_graph(fused: bool = True, seed: int = 0) -> tuple[Any, dict]:
+    """A two-layer MLP's loss on a batch: ``CE(relu(X W1 + b1) W2 + b2, labels)``.
+
+    X (8, 4) data, W1 (4, 16), b1 (16,), W2 (16, 3), b2 (3,), labels 8 class indices.
+    """
+    from tinygrad_ce import Tensor
+    from tinygrad_ce import functional as F
+
+    rng = np.random.default_rng(seed)
+
+    def param(*shape: int, name: str) -> Tensor:
+        data = (rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32)
+        return Tensor(data, requires_grad=True, name=name)
+
+    X = Tensor(rng.standard_normal((8, 4)).astype(np.float32), name="X")
+    labels = Tensor(rng.integers(0, 3, size=8), name="labels")
+    W1, b1 = param(4, 16, name="W1"), param(16, name="b1")
+    W2, b2 = param(16, 3, name="W2"), param(3, name="b2")
+    logits = (X @ W1 + b1).relu() @ W2 + b2
+    loss = F.cross_entropy(logits, labels, fused=fused)
+    names = {t: t.name for t in (X, labels, W1, b1, W2, b2)}
+    names[loss] = "loss"
+    return loss, names
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``graph`` subcommand."""
+    parser = subparsers.add_parser(
+        "graph",
+        help="draw the cross-entropy graph (textbook or MLP) to SVG/PNG/PDF/DOT",
+        description=(
+            "Draw the computation graph of the textbook loss CE(softmax(A^T y), x) (fused: one "
+            "SoftmaxCrossEntropy node; unfused: primitive ops) or of a small MLP's loss. The "
+            "file format follows the --out suffix: .svg, .png, .pdf (need Graphviz's dot) or "
+            ".dot (the DOT text)."
+        ),
+    )
+    parser.add_argument(
+        "--which",
+        choices=("textbook", "textbook-fused", "textbook-unfused", "mlp"),
+        default="textbook",
+        help="which graph (default: textbook)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--fused", dest="fused", action="store_true", default=None, help="fused loss (default)"
+    )
+    mode.add_argument(
+        "--unfused", dest="fused", action="store_false", help="loss built from primitive ops"
+    )
+    parser.add_argument(
+        "--out", default="graph.svg", help="output file, .svg/.png/.pdf/.dot (default graph.svg)"
+    )
+    parser.add_argument("--rules", action="store_true", help="write each op's VJP rule")
+    parser.add_argument("--explain", action="store_true", help="also print explain()'s text")
+    parser.add_argument("--show-data", action="store_true", help="show values (small arrays)")
+    parser.add_argument(
+        "--show-grad", action="store_true", help="run backward() and show the leaves' gradients"
+    )
+    parser.add_argument("--edge-shapes", action="store_true", help="write shapes on edges")
+    parser.add_argument("--legend", action="store_true", help="add a colour legend")
+    parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="layout direction")
+    parser.add_argument("--max-nodes", type=int, default=200, help="draw at most N nodes")
+    parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 96)")
+    parser.add_argument("--title", default=None, help="a caption above the picture")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the example's values")
+    parser.set_defaults(func=run, _parser=parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    parser = args._parser
+    out = Path(args.out)
+    if out.suffix.lower() not in _SUFFIXES:
+        parser.error(f"--out {args.out!r}: the file name must end in one of {', '.join(_SUFFIXES)}")
+    if args.max_nodes < 2:
+        parser.error(f"--max-nodes must be at least 2, got {args.max_nodes}")
+    if args.dpi is not None and not 10 <= args.dpi <= 1200:
+        parser.error(f"--dpi must be between 10 and 1200, got {args.dpi}")
+    which = args.which
+    fused = args.fused
+    if which.startswith("textbook-"):
+        implied = which == "textbook-fused"
+        if fused is not None and fused != implied:
+            parser.error(f"--which {which} contradicts --{'fused' if fused else 'unfused'}")
+        fused, which = implied, "textbook"
+    fused = True if fused is None else fused
+
+    from tinygrad_ce.viz import GraphvizNotFoundError, draw_graph, explain, render_graph
+
+    build = textbook_graph if which == "textbook" else mlp_graph
+    loss, names = build(fused=fused, seed=args.seed)
+    if args.show_grad:
+        loss.backward()
+    dot = draw_graph(
+        loss,
+        names=names,
+        rules=args.rules,
+        show_data=args.show_data,
+        show_grad=args.show_grad,
+        edge_shapes=args.edge_shapes,
+        legend=args.legend,
+        rankdir=args.rankdir,
+        max_nodes=args.max_nodes,
+        title=args.title,
+    )
+    if args.explain:
+        explain(loss, names=names)
+    try:
+        render_graph(dot, out, dpi=args.dpi)
+    except GraphvizNotFoundError as err:
+        print(f"tinygrad-ce graph: error: {err}", file=sys.stderr)
+        return 1
+    kind = "fused" if fused else "unfused"
+    print(f"wrote {out} ({which}, {kind} loss = {float(loss.item()):.4f})", file=sys.stderr)
+    return 0

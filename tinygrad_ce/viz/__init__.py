@@ -1,0 +1,10 @@
+"""Seeing the graph: ``draw_graph`` (a Graphviz picture), ``explain`` (the backward pass as text).
+
+Both only read the recorded graph (``tensor._ctx``); neither changes it nor runs anything.
+``graphviz`` (the Python package) is imported only when a picture is built.
+"""
+
+from .draw import GraphvizNotFoundError, draw_graph, render_graph
+from .explain import explain
+
+__all__ = ["GraphvizNotFoundError", "draw_graph", "explain", "render_graph"]

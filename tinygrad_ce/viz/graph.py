@@ -1,0 +1,178 @@
+"""Reading a recorded graph: the tensors behind a result, in order, and a readable name for each.
+
+Drawing and explaining only *read* the graph (``tensor._ctx``, ``fn.inputs``); nothing here
+changes it. Every walk is iterative, so a 100,000-op chain is no problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import expr as E
+from .expr import Expr
+from .rules import forward_expr
+
+
+def tensor_inputs(t: Tensor) -> list[Tensor]:
+    """The Tensor arguments of the op that made ``t`` (constants left out); [] for a leaf."""
+    if t._ctx is None:
+        return []
+    return [x for x in t._ctx.inputs if isinstance(x, Tensor)]
+
+
+def forward_order(root: Tensor, within: set[int] | None = None) -> list[Tensor]:
+    """Every tensor ``root`` depends on, inputs before outputs, ``root`` last.
+
+    With ``within`` (a set of ``id``s), only those tensors are visited. Iterative DFS; the
+    order is deterministic (inputs in argument order).
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        for x in reversed(tensor_inputs(t)):
+            if id(x) not in seen and (within is None or id(x) in within):
+                stack.append((x, False))
+    return order
+
+
+def backward_order(root: Tensor) -> list[Tensor]:
+    """The non-leaf tensors whose op ``backward()`` runs, in the order it runs them.
+
+    Only inputs that need a gradient are followed, as in the engine. Outputs come before their
+    inputs; ties are broken by creation order (newest first) when the engine records it.
+    """
+    if root._ctx is None or not root.requires_grad:
+        return []
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        ctx = t._ctx
+        for x, need in zip(reversed(ctx.inputs), reversed(ctx.needs), strict=True):
+            if need and x._ctx is not None and id(x) not in seen:
+                stack.append((x, False))
+    order.reverse()  # DFS post-order has inputs first
+    if all(hasattr(t._ctx, "seq") for t in order):
+        order.sort(key=lambda t: t._ctx.seq, reverse=True)
+    return order
+
+
+class Labels:
+    """A name for every tensor: its ``names=`` entry or ``.name``, else a short formula.
+
+    Leaves without a name are ``t1``, ``t2``, ... in forward order; an intermediate tensor is
+    written as its op applied to its inputs' labels (``exp(x)``, ``A^T y``) while that fits in
+    ``max_len`` characters, and gets a ``t<k>`` symbol otherwise (``definitions`` keeps what
+    each symbol stands for).
+    """
+
+    def __init__(
+        self,
+        tensors: list[Tensor],
+        names: dict[Tensor, str] | None = None,
+        max_len: int = 32,
+    ) -> None:
+        self._labels: dict[int, Expr] = {}
+        self._constants: dict[int, Expr] = {}
+        self.definitions: dict[str, str] = {}
+        self.named: set[int] = set()
+        names = names or {}
+        # a named tensor may enter an op as a plain array (a cross-entropy target): know its data
+        self._by_data = {id(t._data): str(n) for t, n in names.items() if isinstance(t, Tensor)}
+        for t in tensors:
+            if t.name and id(t._data) not in self._by_data:
+                self._by_data[id(t._data)] = t.name
+        count = 0
+        for t in tensors:
+            name = names.get(t) if names else None
+            name = name or t.name
+            if name:
+                self._labels[id(t)] = E.atom(str(name))
+                self.named.add(id(t))
+                continue
+            if t._ctx is None:
+                count += 1
+                self._labels[id(t)] = E.atom(f"t{count}")
+                continue
+            args = []
+            for x in t._ctx.inputs:
+                if isinstance(x, Tensor):
+                    lab = self._labels.get(id(x))
+                    if lab is None:  # input outside the part we look at
+                        break
+                    args.append(lab)
+                else:
+                    args.append(self.constant(x))
+            else:
+                formula = forward_expr(t._ctx, args, self.constant_name)
+                if len(formula.render()) <= max_len:
+                    self._labels[id(t)] = formula
+                    continue
+                count += 1
+                sym = f"t{count}"
+                self.definitions[sym] = formula.render()
+                self._labels[id(t)] = E.atom(sym)
+                continue
+            self._labels[id(t)] = E.atom("...")
+
+    def constant(self, value: Any) -> Expr:
+        """A non-Tensor argument: a number (``2``, ``0.25``), a known name, or ``c1``, ``c2``..."""
+        key = id(value)
+        if key in self._constants:
+            return self._constants[key]
+        arr = np.asarray(value)
+        known = self.constant_name(value)
+        if known is not None:
+            lab = E.atom(known)
+        elif arr.size == 1 and arr.ndim == 0 and arr.dtype.kind in "fiub":
+            lab = E.number(float(arr.reshape(())))
+        else:
+            sym = f"c{sum(1 for d in self.definitions if d.startswith('c')) + 1}"
+            what = f"a constant array of shape {tuple(arr.shape)}, {arr.dtype}"
+            if arr.size == 1:
+                what += f" (value {arr.reshape(-1)[0]:.4g})"
+            self.definitions[sym] = what
+            lab = E.atom(sym)
+        self._constants[key] = lab
+        return lab
+
+    def constant_name(self, value: Any) -> str | None:
+        """The name of a named tensor whose data ``value`` is, else None."""
+        if id(value) in self._by_data:
+            return self._by_data[id(value)]
+        base = value.base if isinstance(value, np.ndarray) else None
+        if base is not None and id(base) in self._by_data and base.size == value.size:
+            return self._by_data[id(base)]
+        return None
+
+    def __getitem__(self, t: Tensor) -> Expr:
+        return self._labels[id(t)]
+
+    def get(self, t: Tensor) -> Expr | None:
+        return self._labels.get(id(t))
+
+    def text(self, t: Tensor) -> str:
+        return self._labels[id(t)].render()
+
+    def is_named(self, t: Tensor) -> bool:
+        return id(t) in self.named
