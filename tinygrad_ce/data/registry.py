@@ -51,53 +51,15 @@ def _digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return load_digits()  # fixed data: the seed has nothing to choose
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in [
-        DatasetInfo(
-            "spiral",
-            synthetic.spiral,
-            2,
-            3,
-            "3 interleaved spiral arms, 300 points (CS231n)",
-        ),
-        DatasetInfo(
-            "moons",
-            synthetic.moons,
-            2,
-            2,
-            "2 interlocking half circles, 300 points",
-        ),
-        DatasetInfo(
-            "circles",
-            synthetic.circles,
-            2,
-            2,
-            "a ring inside a ring, 300 points",
-        ),
-        DatasetInfo(
-            "blobs",
-            synthetic.blobs,
-            2,
-            3,
-            "3 Gaussian clusters, 300 points (nearly linearly separable)",
-        ),
-        DatasetInfo(
-            "xor",
-            synthetic.xor,
-            2,
-            2,
-            "XOR of the signs of x and y, 300 points",
-        ),
-        DatasetInfo(
-            "digits",
-            _digits,
-            64,
-            10,
-            "1,797 handwritten 8x8 digits, pixels 0..16 (UCI, CC BY 4.0)",
-        ),
-    ]
-}
+_ENTRIES = [  # name, loader, n_features, n_classes, description
+    ("spiral", synthetic.spiral, 2, 3, "3 interleaved spiral arms, 300 points (CS231n)"),
+    ("moons", synthetic.moons, 2, 2, "2 interlocking half circles, 300 points"),
+    ("circles", synthetic.circles, 2, 2, "a ring inside a ring, 300 points"),
+    ("blobs", synthetic.blobs, 2, 3, "3 Gaussian clusters, 300 points (nearly linear)"),
+    ("xor", synthetic.xor, 2, 2, "XOR of the signs of x and y, 300 points"),
+    ("digits", _digits, 64, 10, "1,797 handwritten 8x8 digits, pixels 0..16 (UCI, CC BY 4.0)"),
+]
+DATASETS: dict[str, DatasetInfo] = {entry[0]: DatasetInfo(*entry) for entry in _ENTRIES}
 
 
 def load_dataset(name: str, seed: int = 0, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
