@@ -396,7 +396,10 @@ def _op_node(
         name = labels.constant_name(x)
         if name is not None:  # a named tensor's data, passed as an array
             fill, line = COLORS["data"]
-            label = _html([("title", name), ("small", _shape_text(x))])
+            lines = [("title", name), ("small", _shape_text(x))]
+            if show_data:
+                lines.extend(("small", v) for v in _values_text(x))
+            label = _html(lines)
             dot.node(const_id, label, shape="box", fillcolor=fill, color=line)
         else:
             fill, line = COLORS["const"]

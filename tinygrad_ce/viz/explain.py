@@ -20,6 +20,7 @@ def explain(
     file: IO[str] | None = None,
     quiet: bool = False,
     max_formula: int = 72,
+    max_steps: int = 200,
 ) -> str:
     """Print (and return) the backward pass of ``root``, step by step, as ``backward()`` runs it.
 
@@ -49,6 +50,9 @@ def explain(
     max_formula : int
         A formula longer than this is replaced by a symbol (``g7`` is the upstream gradient of
         step 7), so the text stays readable on long graphs.
+    max_steps : int
+        Print at most this many steps (the first ones); the rest are still followed, so the
+        leaves' gradients at the end are complete.
 
     Returns
     -------
@@ -66,7 +70,7 @@ def explain(
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"explain() takes a Tensor, got {type(root).__name__}")
-    text = _explain_text(root, names or {}, max_formula)
+    text = _explain_text(root, names or {}, max_formula, max_steps)
     if not quiet:
         print(text, file=file if file is not None else sys.stdout)
     return text
@@ -76,7 +80,7 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
     return str(tuple(int(n) for n in shape))
 
 
-def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int) -> str:
+def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int, max_steps: int) -> str:
     tensors = forward_order(root)
     labels = Labels(tensors, names)
     steps = backward_order(root)
@@ -133,7 +137,7 @@ def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int) -> s
                 biggest = (
                     entries,
                     f"The largest, {ctx.name}'s at step {k} (output {_fmt_shape(t.shape)} by "
-                    f"input {_fmt_shape(x.shape)}), would have {entries:,} entries",
+                    f"input {_fmt_shape(x.shape)}), would have {_entries(entries)}",
                 )
             formula = sent[i] if sent[i] is not None else E.atom("?")
             prev = grads.get(id(x))
@@ -146,10 +150,12 @@ def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int) -> s
             if len(ftext) > max_formula:
                 ftext = f"({len(ftext)} characters)"
             detail.append(f"{_d(labels[x])} {op} {ftext}")
-        head = f"{k:>4}  {ctx.name:<{width}}  upstream {_fmt_shape(t.shape):<{up_width}}  "
-        lines.append(head + "    ".join(pieces))
-        pad = " " * 10
-        lines.extend(pad + d for d in detail)
+        if k <= max_steps:
+            head = f"{k:>4}  {ctx.name:<{width}}  upstream {_fmt_shape(t.shape):<{up_width}}  "
+            lines.append(head + "    ".join(pieces))
+            lines.extend(" " * 10 + d for d in detail)
+        elif k == max_steps + 1:
+            lines.append(f"   ... {len(steps) - max_steps:,} more steps (max_steps={max_steps})")
 
     lines.append("")
     lines.append("Gradients reaching the leaves:")
@@ -162,13 +168,16 @@ def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int) -> s
         lines.append(f"  {_d(labels[x])} = {ftext}    shape {_fmt_shape(x.shape)}")
     if labels.definitions:
         lines.append("where")
-        for sym, definition in labels.definitions.items():
+        defs = list(labels.definitions.items())
+        for sym, definition in defs[:max_steps] if len(defs) > max_steps else defs:
             lines.append(f"  {sym} = {definition}")
+        if len(defs) > max_steps:
+            lines.append(f"  ... {len(defs) - max_steps:,} more symbols")
     lines.append("")
     lines.extend(
         textwrap.wrap(
             f"No Jacobian was built. {biggest[1]}; all {len(steps)} together would have "
-            f"{total_entries:,}. Each VJP above contracts g with its op's Jacobian without "
+            f"{_entries(total_entries)}. Each VJP above contracts g with its op's Jacobian without "
             "forming it.",
             width=100,
         )
@@ -180,3 +189,7 @@ def _d(label: Expr) -> str:
     """``dL/dy`` for a name, ``dL/d(A^T y)`` for a formula."""
     text = label.render()
     return f"dL/d{text}" if text.isidentifier() else f"dL/d({text})"
+
+
+def _entries(n: int) -> str:
+    return "1 entry" if n == 1 else f"{n:,} entries"

@@ -102,7 +102,12 @@ ONE = atom("1")
 def number(value: float) -> Expr:
     """A constant written compactly: ``2``, ``0.5``, ``1e-05``."""
     v = float(value)
-    text = str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.4g}"
+    if v.is_integer() and abs(v) < 1e15:
+        text = str(int(v))
+    else:
+        text = f"{v:.4g}"
+        if float(text) != v:  # never round 1.0001 to "1" (that would drop out as g = 1 does)
+            text = f"{v:.6g}" if float(f"{v:.6g}") not in (0.0, 1.0, -1.0) else repr(v)
     if v < 0:
         return neg(atom(text[1:]))
     return atom(text)
