@@ -1,0 +1,204 @@
+"""End-to-end tests of ``tinygrad-ce train`` (in-process via main() and one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_ce import nn
+from tinygrad_ce.cli import main
+from tinygrad_ce.cli.train import build_mlp, parse_hidden
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_main(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(["train", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_default_style_run_writes_everything(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = _run_main(capsys, "--epochs", "3", "--out", str(out))
+    assert code == 0
+    for name in ("model.npz", "metrics.json", "curves.png", "decision_boundary.png", "graph.svg"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "spiral"
+    assert metrics["config"]["hidden"] == [64, 64] and metrics["config"]["epochs"] == 3
+    assert len(metrics["history"]["train_loss"]) == 3
+    assert 0 <= metrics["final"]["train_accuracy"] <= 1
+    check = metrics["fused_vs_unfused"]
+    assert check["loss_abs_diff"] < 1e-6 and check["grad_max_abs_diff"] < 1e-6
+    assert check["nodes_fused"] < check["nodes_unfused"]
+    assert metrics["time"]["train_seconds"] > 0
+    # the weights load back into the same architecture and reproduce the accuracy
+    model = build_mlp(2, [64, 64], 3)
+    nn.load(model, out / "model.npz")
+    # what it printed: the comparison and where everything went
+    assert "fused vs unfused" in stdout and "graph nodes" in stdout
+    assert str(out) in stdout and "metrics.json" in stdout and "graph.svg" in stdout
+
+
+def test_digits_run_holds_out_data_and_draws_digits(tmp_path, capsys):
+    out = tmp_path / "digits"
+    code, stdout, _ = _run_main(
+        capsys,
+        "--dataset",
+        "digits",
+        "--epochs",
+        "2",
+        "--hidden",
+        "32",
+        "--out",
+        str(out),
+        "--unfused",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+    )
+    assert code == 0
+    assert (out / "digits.png").exists() and not (out / "decision_boundary.png").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["fused"] is False and metrics["config"]["test_size"] == 0.2
+    assert metrics["final"]["test_accuracy"] > 0.8  # two epochs are plenty to beat chance
+    assert len(metrics["preprocessing"]["standardize_mean"]) == 64
+    assert "held out" in stdout
+
+
+def test_missing_dot_falls_back_to_dot_text(tmp_path, capsys, monkeypatch):
+    from tinygrad_ce import viz
+
+    def no_dot(dot, path, format=None, dpi=None):
+        if str(path).endswith(".svg"):
+            raise viz.GraphvizNotFoundError("Graphviz's dot was not found; install graphviz")
+        return original(dot, path, format=format)
+
+    original = viz.render_graph
+    monkeypatch.setattr(viz, "render_graph", no_dot)
+    out = tmp_path / "nodot"
+    code, stdout, _ = _run_main(capsys, "--epochs", "1", "--no-plots", "--out", str(out))
+    assert code == 0
+    assert (out / "graph.dot").read_text().startswith("digraph")
+    assert not (out / "graph.svg").exists()
+    assert "note:" in stdout and "dot" in stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "mnist"], "unknown dataset 'mnist'; choose one of: spiral"),
+        (["--epochs", "-3"], "--epochs must be >= 1"),
+        (["--epochs", "0"], "--epochs must be >= 1"),
+        (["--hidden", "64,x"], "--hidden: bad hidden spec '64,x'"),
+        (["--hidden", "64,,2"], "empty size"),
+        (["--hidden", "-4"], "must be positive"),
+        (["--lr", "0"], "--lr must be a positive number"),
+        (["--batch-size", "0"], "--batch-size must be >= 1"),
+        (["--test-size", "1.5"], "--test-size must be in [0, 1)"),
+        (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+        (["--fused", "--unfused"], "not allowed with argument"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("tinygrad-ce train: error:")
+    assert message in last
+
+
+def test_help_is_complete(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in (
+        "--dataset",
+        "--hidden",
+        "--epochs",
+        "--lr",
+        "--optimizer",
+        "--batch-size",
+        "--fused",
+        "--unfused",
+        "--seed",
+        "--out",
+        "--schedule",
+        "--test-size",
+        "digits",
+        "spiral",
+        "model.npz",
+        "metrics.json",
+    ):
+        assert flag in text, flag
+
+
+def test_parse_hidden():
+    assert parse_hidden(["64,64"]) == [64, 64]
+    assert parse_hidden(["32", "16"]) == [32, 16]
+    assert parse_hidden(["0"]) == []
+    for bad in (["a"], ["1,0"], [","]):
+        with pytest.raises(ValueError, match="bad hidden spec"):
+            parse_hidden(bad)
+
+
+def test_no_hidden_layer_is_logistic_regression(tmp_path, capsys):
+    out = tmp_path / "linear"
+    code, _, _ = _run_main(
+        capsys,
+        "--dataset",
+        "blobs",
+        "--hidden",
+        "0",
+        "--epochs",
+        "5",
+        "--lr",
+        "0.1",
+        "--no-plots",
+        "--no-graph",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"]["layers"] == "2-3" and metrics["final"]["train_accuracy"] > 0.9
+
+
+@pytest.mark.slow
+def test_python_dash_m_subprocess(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
+    out = tmp_path / "sub"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinygrad_ce", "train", "--epochs", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "metrics.json").read_text())["config"]["epochs"] == 3
+    assert proc.stderr == ""  # not a terminal: no progress bar
+    bad = subprocess.run(
+        [sys.executable, "-m", "tinygrad_ce", "train", "--dataset", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith("tinygrad-ce train: error: unknown")
+    assert np.isfinite(json.loads((out / "metrics.json").read_text())["final"]["train_loss"])
