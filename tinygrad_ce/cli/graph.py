@@ -22,7 +22,8 @@ _SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 def textbook_graph(fused: bool = True, seed: int = 0) -> tuple[Any, dict]:
     """The textbook loss ``L = CE(softmax(A^T y), x)`` with A (4, 3), y (4,), x one-hot (3,).
 
-    Returns ``(loss, names)``; ``names`` maps the tensors to "A", "y", "x". The gradient
+    Returns ``(loss, names)``; ``names`` maps the tensors to "A", "y", "x" (and the loss to
+    its formula, also when it is built from primitive ops). The gradient
     reaching ``y`` is ``A @ (softmax(A^T y) - x)``.
     """
     from tinygrad_ce import Tensor
@@ -33,7 +34,7 @@ def textbook_graph(fused: bool = True, seed: int = 0) -> tuple[Any, dict]:
     y = Tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True, name="y")
     x = Tensor(np.array([0.0, 1.0, 0.0], dtype=np.float32), name="x")
     loss = F.cross_entropy(A.T @ y, x, fused=fused)
-    return loss, {A: "A", y: "y", x: "x"}
+    return loss, {A: "A", y: "y", x: "x", loss: "CE(softmax(A^T y), x)"}
 
 
 def mlp_graph(fused: bool = True, seed: int = 0) -> tuple[Any, dict]:
@@ -96,6 +97,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--show-grad", action="store_true", help="run backward() and show the leaves' gradients"
     )
     parser.add_argument("--edge-shapes", action="store_true", help="write shapes on edges")
+    parser.add_argument(
+        "--compact", action="store_true", help="no intermediate tensor nodes (shapes on edges)"
+    )
     parser.add_argument("--legend", action="store_true", help="add a colour legend")
     parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="layout direction")
     parser.add_argument("--max-nodes", type=int, default=200, help="draw at most N nodes")
@@ -137,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         show_data=args.show_data,
         show_grad=args.show_grad,
         edge_shapes=args.edge_shapes,
+        compact=args.compact,
         legend=args.legend,
         rankdir=args.rankdir,
         max_nodes=args.max_nodes,

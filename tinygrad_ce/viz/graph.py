@@ -6,6 +6,7 @@ changes it. Every walk is iterative, so a 100,000-op chain is no problem.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,13 @@ class Labels:
 
     def text(self, t: Tensor) -> str:
         return self._labels[id(t)].render()
+
+    def uses_symbols(self, t: Tensor) -> bool:
+        """True when ``t``'s label mentions a generated symbol (``t3``, ``c1``) or is one."""
+        words = set(re.findall(r"[A-Za-z_]\w*", self.text(t)))
+        return bool(words & set(self.definitions)) or any(
+            w[0] == "t" and w[1:].isdigit() for w in words
+        )
 
     def is_named(self, t: Tensor) -> bool:
         return id(t) in self.named
