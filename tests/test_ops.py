@@ -303,3 +303,13 @@ def test_check_vjp_catches_a_rule_that_ignores_the_upstream_gradient():
     np.testing.assert_allclose(x.grad, 3.0)
     with pytest.raises(AssertionError):
         check_vjp(lambda t: _IgnoresUpstream.apply(t), [rand((3,))])
+
+
+def test_pow_with_zero_exponent_at_zero_has_zero_gradient_not_nan():
+    x = Tensor(np.array([0.0, 1.0, 2.0, 0.0]), requires_grad=True)
+    # polynomial features: x ** 0 is the constant 1, its derivative is 0 even at x = 0
+    (x ** np.array([0.0, 1.0, 2.0, 1.0])).backward(np.array([5.0, 5.0, 5.0, 5.0]))
+    np.testing.assert_array_equal(x.grad, [0.0, 5.0, 20.0, 5.0])
+    z = Tensor(np.array([0.0, 3.0]), requires_grad=True)
+    (z**0).sum().backward()
+    np.testing.assert_array_equal(z.grad, [0.0, 0.0])
