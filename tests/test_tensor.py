@@ -305,3 +305,37 @@ def test_float32_ops_on_int_tensors():
     out.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad, [1.0, 2.0, 3.0])
+
+
+# --- small conveniences ------------------------------------------------------------------
+
+
+def test_constructors():
+    z = Tensor.zeros(2, 3)
+    assert z.shape == (2, 3) and z.dtype == np.float32 and not z.data.any()
+    o = Tensor.ones((4,), requires_grad=True, dtype=np.float64)
+    assert o.requires_grad and o.dtype == np.float64 and o.data.sum() == 4.0
+    r1, r2 = Tensor.randn(3, 2, rng=0), Tensor.randn(3, 2, rng=0)
+    np.testing.assert_array_equal(r1.data, r2.data)
+    assert r1.dtype == np.float32
+
+
+def test_requires_grad_in_place_and_conversions():
+    t = Tensor(np.array([1.0, 2.0]))
+    assert t.requires_grad_() is t and t.requires_grad
+    with pytest.raises(TypeError, match="floating-point"):
+        Tensor([1, 2]).requires_grad_()
+    with pytest.raises(RuntimeError, match="detach"):
+        (t * 2.0).requires_grad_(False)
+    assert t.tolist() == [1.0, 2.0]
+    assert t.float().dtype == np.float32 and t.double() is t
+    assert t.flatten().shape == (2,) and len(t) == 2
+    assert float(Tensor(2.5)) == 2.5 and int(Tensor(3)) == 3
+
+
+def test_numpy_shares_memory_and_detach_shares_values():
+    t = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert np.shares_memory(t.numpy(), t.data)
+    d = t.detach()
+    np.testing.assert_array_equal(d.data, t.data)
+    assert d.requires_grad is False and t.requires_grad is True
