@@ -378,6 +378,9 @@ def test_explain_cross_entropy_variants():
     assert "dL/dz = (sum(t) * softmax(z) - t) / 2" in text  # rows do not sum to 1
     smooth = explain(F.cross_entropy(z, np.array([0, 2]), label_smoothing=0.1), quiet=True)
     assert "softmax(z) - T" in smooth
+    weighted = explain(F.cross_entropy(z, np.array([0, 2]), weight=[1.0, 2.0, 3.0]), quiet=True)
+    assert "dz = g * (sum(T) softmax(z) - T)" in weighted  # the docstring's general rule
+    assert "dz = g * (softmax(z) - T)" in smooth  # the friendly one: rows sum to 1
     per_row = explain(F.cross_entropy(z, np.array([0, 2]), reduction="none"), quiet=True)
     assert "g[..., None] * (softmax(z) - onehot(" in per_row
 

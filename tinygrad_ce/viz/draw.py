@@ -14,7 +14,8 @@ Legend (the colours are the same in every picture)::
 
 Every tensor node shows its shape and dtype; edges go from inputs to the op that uses them,
 and an edge into an op whose argument order matters says which argument it is (``A``/``B``
-for MatMul, ``x``/``y`` for Sub), matching the names in the VJP rules.
+for MatMul, ``x``/``y`` for Sub), matching the names in the VJP rules (Add and Mul, where the
+order does not matter, get none).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ GRAD_COLOR = "#b0362b"
 
 # argument names for ops whose argument order matters, read from the rule ("dA = ...")
 _ORDERED_OPS = frozenset({"Sub", "Div", "Pow", "MatMul", "SoftmaxCrossEntropy"})
+_SYMMETRIC_OPS = frozenset({"Add", "Mul"})  # no argument names: the order does not matter
 
 INSTALL_HELP = (
     "Graphviz's `dot` program is needed to render pictures, and it was not found on PATH. "
@@ -394,7 +396,7 @@ def _op_node(
     if id(t) not in hidden:
         dot.edge(op_id, walk.ids[id(t)])
 
-    ordered = rules or ctx.name in _ORDERED_OPS
+    ordered = ctx.name in _ORDERED_OPS or (rules and ctx.name not in _SYMMETRIC_OPS)
     roles = _argument_names(ctx) if ordered and len(ctx.inputs) > 1 else None
     for i, x in enumerate(ctx.inputs):
         edge_text = []

@@ -32,6 +32,7 @@ FRIENDLY_RULES: dict[str, str] = {
     "ScatterAdd": "dg = dz[index]",
     "BroadcastTo": "dx = g summed over new axes",
     "Transpose": "dx = g^T",
+    # exact when every target row sums to 1 (one-hot, probabilities, label smoothing)
     "SoftmaxCrossEntropy": "dz = g * (softmax(z) - T)",
 }
 
@@ -58,6 +59,8 @@ def docstring_rule(cls: type) -> tuple[str, str]:
 def rule_text(fn: Any) -> str:
     """The VJP rule shown on an op node, e.g. ``dA = g @ B^T,  dB = A^T @ g``."""
     name = type(fn).__name__
+    if name == "SoftmaxCrossEntropy" and not np.allclose(getattr(fn, "row_sum", 1.0), 1.0):
+        name = ""  # target rows that do not sum to 1: the docstring's general rule
     if name in FRIENDLY_RULES:
         return FRIENDLY_RULES[name]
     _, vjp = docstring_rule(type(fn))
