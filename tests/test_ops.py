@@ -313,3 +313,16 @@ def test_pow_with_zero_exponent_at_zero_has_zero_gradient_not_nan():
     z = Tensor(np.array([0.0, 3.0]), requires_grad=True)
     (z**0).sum().backward()
     np.testing.assert_array_equal(z.grad, [0.0, 0.0])
+
+
+def test_every_primitive_states_its_maths_in_the_first_docstring_line():
+    from tinygrad_ce import ops
+
+    classes = [c for c in vars(ops).values() if isinstance(c, type) and issubclass(c, Function)]
+    assert len(classes) >= 15
+    for cls in classes:
+        if cls is Function:
+            continue
+        first = (cls.__doc__ or "").strip().splitlines()[0]
+        forward, _, rule = first.partition(";")
+        assert "=" in forward and rule.strip(), f"{cls.__name__}: {first!r}"
