@@ -297,3 +297,45 @@ def test_cross_entropy_loss_passes_its_options():
     assert smooth.item() > nn.CrossEntropyLoss()(logits, y).item()
     with pytest.raises(ValueError, match="reduction"):
         nn.CrossEntropyLoss(reduction="avg")
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_linear_equals_composed_and_passes_gradcheck(shape, bias):
+    rng = np.random.default_rng(0)
+    fused = nn.Linear(3, 2, bias=bias, rng=0, dtype=np.float64)
+    composed = nn.Linear(3, 2, bias=bias, rng=0, dtype=np.float64, fused=False)
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape[:-1] + (2,))
+    grads = []
+    for layer in (fused, composed):
+        xt = Tensor(x, requires_grad=True)
+        out = layer(xt)
+        out.backward(g)
+        grads.append([xt.grad] + [p.grad for p in layer.parameters()])
+    assert fused(x)._ctx.name == "Affine"  # one node
+    assert composed(x)._ctx.name == ("Add" if bias else "MatMul")  # primitives
+    for a, b in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    params = [fused.weight] + ([fused.bias] if bias else [])
+    gradcheck(lambda xx, *ps: nn.Affine.apply(xx, *ps), [x, *(p.data for p in params)])
+
+
+def test_fused_linear_supports_second_derivatives():
+    from tinygrad_ce import grad
+
+    lin = nn.Linear(3, 1, rng=0, dtype=np.float64)
+    x = Tensor(np.array([[0.5, -1.0, 2.0]]), requires_grad=True)
+    y = lin(x).tanh().sum()
+    (gx,) = grad(y, x, create_graph=True)
+    (hx,) = grad((gx * gx).sum(), x)
+    # d/dx of sum(gx^2) with gx = (1 - t^2) w, t = tanh(w.x + b): finite differences agree
+    w, b = lin.weight.data[0], lin.bias.data[0]
+
+    def f(v):
+        t = np.tanh(v @ w + b)
+        return np.sum(((1 - t**2) * w) ** 2)
+
+    eps = 1e-6
+    num = [(f(x.data[0] + eps * e) - f(x.data[0] - eps * e)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(hx.data[0], num, rtol=1e-6)

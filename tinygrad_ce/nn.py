@@ -2,8 +2,9 @@
 
 A :class:`Module` keeps its :class:`Parameter` s and sub-modules by attribute, so
 ``self.fc = Linear(2, 3)`` is all it takes to register a layer. ``model(x)`` calls
-``model.forward(x)``. Layers only compose Tensor ops: the graph that ``backward`` walks is made
-of the engine's primitives (``MatMul``, ``Add``, ``ReLU`` ...), which ``draw_graph`` shows.
+``model.forward(x)``. Layers compose Tensor ops, so ``draw_graph`` shows the engine's nodes
+(``ReLU``, ...); a :class:`Linear` layer is one :class:`Affine` node (``x @ W^T + b``), or
+``Transpose``, ``MatMul`` and ``Add`` with ``fused=False``.
 
 Randomness (initial weights, dropout masks) comes from a module-level generator seeded with
 :func:`manual_seed`, or from an ``rng=`` argument (a ``numpy.random.Generator`` or a seed).
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import Function
 from .tensor import Tensor
 
 __all__ = [
@@ -302,6 +304,35 @@ def _to_tensor(x: Any) -> Tensor:
 # layers
 
 
+class Affine(Function):
+    """z = x @ W^T + b;  dx = g @ W,  dW = g^T @ x,  db = sum(g over rows)
+
+    One node for a whole linear layer (PyTorch records one ``addmm`` too). ``x`` has shape
+    ``(..., in)``, ``W`` ``(out, in)``, ``b`` ``(out,)`` (optional: ``Affine.apply(x, W)``).
+    The rules are contractions: ``g`` of shape ``(..., out)`` times the Jacobian, never a
+    Jacobian built explicitly. Leading axes of ``x`` are treated as rows.
+    """
+
+    def forward(self, x, w, b=None):
+        if np.ndim(x) == 0 or np.shape(x)[-1] != np.shape(w)[-1]:
+            raise ValueError(
+                f"Linear expects inputs of shape (..., {np.shape(w)[-1]}), got {np.shape(x)}"
+            )
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g, out, x, w, b=None):
+        needs = self.needs
+        rows_g = g.reshape((-1, g.shape[-1]))
+        dx = g @ w if needs[0] else None
+        dw = rows_g.swapaxes(-1, -2) @ x.reshape((-1, x.shape[-1])) if needs[1] else None
+        if len(needs) == 2:
+            return dx, dw
+        return dx, dw, (rows_g.sum(axis=0) if needs[2] else None)
+
+
 class Linear(Module):
     """``y = x @ W.T + b``, with ``W`` stored as ``(out_features, in_features)`` as in PyTorch.
 
@@ -316,6 +347,11 @@ class Linear(Module):
         Where the initial values come from (default: the generator of :func:`manual_seed`).
     dtype : numpy dtype
         float32 by default.
+    fused : bool
+        True (default): one :class:`Affine` node per call, with the rules ``dx = g @ W``,
+        ``dW = g^T @ x``, ``db = sum(g)``. False: the same value from primitive ops
+        (``Transpose``, ``MatMul``, ``Add``), three nodes, to see each rule on its own. Same
+        values and gradients; the fused layer is faster.
 
     Notes
     -----
@@ -330,6 +366,7 @@ class Linear(Module):
         bias: bool = True,
         rng: np.random.Generator | int | None = None,
         dtype: Any = np.float32,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         for label, n in (("in_features", in_features), ("out_features", out_features)):
@@ -337,6 +374,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {label} must be a positive integer, got {n!r}")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        self.fused = bool(fused)
         gen = _rng(rng)
         bound = 1.0 / math.sqrt(in_features)
         w = gen.uniform(-bound, bound, size=(out_features, in_features))
@@ -347,19 +385,24 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x: Any) -> Tensor:
-        x = _to_tensor(x)
+        if not isinstance(x, Tensor):
+            x = Tensor(np.asarray(x))
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}) expects inputs of shape "
                 f"(..., {self.in_features}), got {x.shape}"
             )
+        if self.fused:
+            if self.bias is None:
+                return Affine.apply(x, self.weight)
+            return Affine.apply(x, self.weight, self.bias)
         out = x @ self.weight.T
         return out + self.bias if self.bias is not None else out
 
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"bias={self.bias is not None}"
+            f"bias={self.bias is not None}" + ("" if self.fused else ", fused=False")
         )
 
 

@@ -27,8 +27,8 @@ __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimize
 class Optimizer:
     """Base class: holds parameter groups and per-parameter state.
 
-    Subclasses implement ``_update(p, grad, state, group)``, called by :meth:`step` for every
-    parameter that has a gradient.
+    Subclasses implement ``_step_group(group)``, which updates the group's parameters that have
+    a gradient (``p._data`` and ``p._grad`` are read directly: this loop runs every step).
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
@@ -86,13 +86,9 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state.setdefault(id(p), {})
-                self._update(p, p.grad, state, group)
+            self._step_group(group)
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _step_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
     # --- state ------------------------------------------------------------------------------
@@ -184,22 +180,28 @@ class SGD(Optimizer):
         if group["nesterov"] and group["momentum"] <= 0.0:
             raise ValueError("nesterov momentum needs momentum > 0")
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+    def _step_group(self, group: dict[str, Any]) -> None:
         lr, momentum, wd = (
             float(group["lr"]),
             float(group["momentum"]),
             float(group["weight_decay"]),
         )
-        g = grad + wd * p.data if wd != 0.0 else grad
-        if momentum != 0.0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
-            else:
-                buf *= momentum
-                buf += g
-            g = g + momentum * buf if group["nesterov"] else buf
-        p.data -= lr * g
+        nesterov = bool(group["nesterov"])
+        for p in group["params"]:
+            grad, data = p._grad, p._data
+            if grad is None:
+                continue
+            g = grad + wd * data if wd != 0.0 else grad  # a new array: p.grad stays as it is
+            if momentum != 0.0:
+                state = self.state.setdefault(id(p), {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = np.array(g, dtype=data.dtype, copy=True)
+                else:
+                    buf *= momentum
+                    buf += g
+                g = g + momentum * buf if nesterov else buf
+            data -= lr * g
 
 
 class Adam(Optimizer):
@@ -233,28 +235,38 @@ class Adam(Optimizer):
         if not group["eps"] >= 0.0:
             raise ValueError(f"eps must be >= 0, got {group['eps']}")
 
-    def _decay(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
-        wd = float(group["weight_decay"])
-        return grad + wd * p.data if wd != 0.0 else grad
+    decoupled_weight_decay = False  # AdamW: True
 
-    def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        g = self._decay(p, grad, group)
-        beta1, beta2 = (float(b) for b in group["betas"])
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1.0 - beta1) * g
-        v *= beta2
-        v += (1.0 - beta2) * (g * g)
-        step_size = float(group["lr"]) / (1.0 - beta1**t)
-        denom = np.sqrt(v) / math.sqrt(1.0 - beta2**t)
-        denom += float(group["eps"])
-        p.data -= step_size * (m / denom)
+    def _step_group(self, group: dict[str, Any]) -> None:
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
+        for p in group["params"]:
+            grad, data = p._grad, p._data
+            if grad is None:
+                continue
+            g = grad
+            if wd != 0.0:
+                if self.decoupled_weight_decay:
+                    data *= 1.0 - lr * wd
+                else:
+                    g = grad + wd * data  # a new array: p.grad stays as it is
+            state = self.state.get(id(p))
+            if state is None:
+                state = self.state[id(p)] = {
+                    "step": 0,
+                    "exp_avg": np.zeros_like(data),
+                    "exp_avg_sq": np.zeros_like(data),
+                }
+            t = state["step"] = state["step"] + 1
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m *= beta1
+            m += (1.0 - beta1) * g
+            v *= beta2
+            v += (1.0 - beta2) * (g * g)
+            step_size = lr / (1.0 - beta1**t)
+            denom = np.sqrt(v) / math.sqrt(1.0 - beta2**t)
+            denom += eps
+            data -= step_size * (m / denom)
 
 
 class AdamW(Adam):
@@ -276,11 +288,7 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def _decay(self, p: Tensor, grad: np.ndarray, group: dict) -> np.ndarray:
-        wd = float(group["weight_decay"])
-        if wd != 0.0:
-            p.data *= 1.0 - float(group["lr"]) * wd
-        return grad
+    decoupled_weight_decay = True
 
 
 # ---------------------------------------------------------------------------------------------
