@@ -151,7 +151,7 @@ def test_legend_and_title_are_optional():
 
 
 def test_bad_arguments_raise_clear_errors():
-    loss, _ = textbook_graph()
+    loss, names = textbook_graph()
     with pytest.raises(TypeError, match="takes a Tensor"):
         draw_graph(np.ones(3))
     with pytest.raises(ValueError, match="rankdir"):
@@ -160,6 +160,11 @@ def test_bad_arguments_raise_clear_errors():
         draw_graph(loss, max_nodes=1)
     with pytest.raises(TypeError, match="takes a Tensor"):
         explain([1.0])
+    A = next(iter(names))
+    with pytest.raises(TypeError, match="wrong way round"):
+        draw_graph(loss, names={"A": A})
+    with pytest.raises(TypeError, match="Tensor -> str"):
+        explain(loss, names=["A"])
 
 
 def test_a_leaf_alone_is_one_node():
@@ -352,6 +357,8 @@ def test_explain_without_anything_to_differentiate():
     t = Tensor([1.0, 2.0], name="data")
     text = explain(t.sum(), quiet=True)
     assert "nothing to do" in text
+    leaf = Tensor([1.0], requires_grad=True, name="w")
+    assert "a leaf; backward() sets dL/dw = g" in explain(leaf, quiet=True)
 
 
 def test_explain_non_scalar_root_uses_g():

@@ -89,7 +89,10 @@ def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int, max_
         root_label += " = " + labels.definitions[root_label]
     lines = [f"Backward pass of {root_label}  (shape {_fmt_shape(root.shape)}, {root.dtype})"]
     if not steps:
-        lines.append("  nothing to do: no input of this result requires a gradient")
+        if root._ctx is None and root.requires_grad:
+            lines.append(f"  nothing to do: a leaf; backward() sets {_d(labels[root])} = g")
+        else:
+            lines.append("  nothing to do: no input of this result requires a gradient")
         return "\n".join(lines)
     seed = E.ONE if root.size == 1 else E.atom("g")
     lines.append(

@@ -16,6 +16,7 @@ matrix product inside a forward value is written by juxtaposition (``A^T y``), a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 # binding strength: higher binds tighter
 _PREC = {"+": 10, "-": 10, "*": 20, "/": 20, "@": 20, " ": 20, "neg": 30, "**": 40, "^T": 50}
@@ -36,7 +37,11 @@ class Expr:
         return _PREC.get(self.kind, _ATOM)
 
     def render(self) -> str:
-        """The formula as text with the parentheses it needs."""
+        """The formula as text with the parentheses it needs (computed once)."""
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         if self.kind == "atom":
             return self.text
         if self.kind == "call":

@@ -48,6 +48,22 @@ def forward_order(root: Tensor, within: set[int] | None = None) -> list[Tensor]:
     return order
 
 
+def check_names(names: Any) -> None:
+    """``names`` must map Tensors to strings; say so clearly when it is the wrong way round."""
+    if not isinstance(names, dict):
+        raise TypeError(f"names must be a dict mapping Tensor -> str, got {type(names).__name__}")
+    for key, value in names.items():
+        if not isinstance(key, Tensor):
+            hint = (
+                " (it is the wrong way round: use {tensor: 'name'})"
+                if isinstance(value, Tensor)
+                else ""
+            )
+            raise TypeError(
+                f"names must map Tensor -> str, got a key of type {type(key).__name__}{hint}"
+            )
+
+
 def backward_order(root: Tensor) -> list[Tensor]:
     """The non-leaf tensors whose op ``backward()`` runs, in the order it runs them.
 
@@ -98,6 +114,7 @@ class Labels:
         self.definitions: dict[str, str] = {}
         self.named: set[int] = set()
         names = names or {}
+        check_names(names)
         # a named tensor may enter an op as a plain array (a cross-entropy target): know its data
         self._by_data = {id(t._data): str(n) for t, n in names.items() if isinstance(t, Tensor)}
         for t in tensors:
