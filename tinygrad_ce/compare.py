@@ -218,16 +218,17 @@ def time_runners(
 ) -> dict[str, dict[str, float]]:
     """Median forward and backward seconds per call of each runner.
 
-    Each of ``repeats`` rounds runs every runner in turn (the order rotates each round, so a
-    slow spell of the machine is shared out): ``number`` forwards timed as one block, then
-    their ``number`` backwards. The first round is a warm-up and is not counted.
+    Each of ``repeats`` rounds runs every runner in turn, in a fresh random order (seeded), so
+    a slow spell of the machine and the state one runner leaves to the next (freed buffers,
+    caches) are shared out evenly: ``number`` forwards timed as one block, then their
+    ``number`` backwards. The first round is a warm-up and is not counted.
     """
     names = list(runners)
     samples: dict[str, dict[str, list[float]]] = {k: {"forward": [], "backward": []} for k in names}
     clock = time.perf_counter
+    order = np.random.default_rng(0)
     for round_ in range(repeats + 1):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in order.permutation(names).tolist():
             run = runners[name]
             t0 = clock()
             states = [run.forward() for _ in range(number)]
