@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from . import functional as F
 from .autograd import Function
 from .tensor import Tensor
 
@@ -314,10 +315,8 @@ class Affine(Function):
     """
 
     def forward(self, x, w, b=None):
-        if np.ndim(x) == 0 or np.shape(x)[-1] != np.shape(w)[-1]:
-            raise ValueError(
-                f"Linear expects inputs of shape (..., {np.shape(w)[-1]}), got {np.shape(x)}"
-            )
+        if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
+            raise ValueError(f"Linear expects inputs of shape (..., {w.shape[-1]}), got {x.shape}")
         out = x @ w.T
         if b is not None:
             out += b
@@ -562,8 +561,6 @@ class CrossEntropyLoss(Module):
         self.fused = bool(fused)
 
     def forward(self, logits: Any, target: Any) -> Tensor:
-        from . import functional as F
-
         return F.cross_entropy(
             _to_tensor(logits),
             target,
