@@ -364,7 +364,7 @@ def test_explain_without_anything_to_differentiate():
 def test_explain_non_scalar_root_uses_g():
     x = Tensor([1.0, 2.0], requires_grad=True, name="x")
     text = explain(x.exp(), quiet=True)
-    assert "starts with g = g" in text and "dL/dx = g * exp(x)" in text
+    assert "starts with the g you pass" in text and "dL/dx = g * exp(x)" in text
 
 
 def test_explain_is_the_same_as_the_engine_order_for_a_diamond():
@@ -388,6 +388,9 @@ def test_explain_cross_entropy_variants():
     weighted = explain(F.cross_entropy(z, np.array([0, 2]), weight=[1.0, 2.0, 3.0]), quiet=True)
     assert "dz = g * (sum(T) softmax(z) - T)" in weighted  # the docstring's general rule
     assert "dz = g * (softmax(z) - T)" in smooth  # the friendly one: rows sum to 1
+    learnt = Tensor(np.full((2, 3), 1 / 3, np.float32), requires_grad=True, name="p")
+    both = explain(F.cross_entropy(z, learnt), quiet=True)
+    assert "dL/dz = (softmax(z) - p) / 2" in both and "dL/dp = -log_softmax(z) / 2" in both
     per_row = explain(F.cross_entropy(z, np.array([0, 2]), reduction="none"), quiet=True)
     assert "g[..., None] * (softmax(z) - onehot(" in per_row
 

@@ -96,8 +96,16 @@ def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int, max_
         return "\n".join(lines)
     seed = E.ONE if root.size == 1 else E.atom("g")
     lines.append(
-        f"  backward() starts with g = {seed} at the root and runs {len(steps)} "
-        f"vector-Jacobian products (VJPs), in this order:"
+        (
+            "  backward() starts with g = 1 at the root and runs "
+            if root.size == 1
+            else "  backward(g) starts with the g you pass (the root's shape) and runs "
+        )
+        + (
+            "one vector-Jacobian product (VJP):"
+            if len(steps) == 1
+            else f"{len(steps)} vector-Jacobian products (VJPs), in this order:"
+        )
     )
     lines.append("")
 
@@ -179,8 +187,13 @@ def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int, max_
     lines.append("")
     lines.extend(
         textwrap.wrap(
-            f"No Jacobian was built. {biggest[1]}; all {len(steps)} together would have "
-            f"{_entries(total_entries)}. Each VJP above contracts g with its op's Jacobian without "
+            f"No Jacobian was built. {biggest[1]}"
+            + (
+                f"; all {len(steps)} together would have {_entries(total_entries)}"
+                if len(steps) > 1
+                else ""
+            )
+            + ". Each VJP above contracts g with its op's Jacobian without "
             "forming it.",
             width=100,
         )

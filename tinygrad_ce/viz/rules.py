@@ -75,8 +75,8 @@ def rule_parts(fn: Any, n_inputs: int) -> list[str]:
     """
     text = rule_text(fn)
     parts = [p.strip() for p in text.split(",  ")]
-    if len(parts) != n_inputs:
-        parts = [p.strip() for p in text.split(", ")] if text.count("d") >= n_inputs else parts
+    if type(fn).__name__ == "SoftmaxCrossEntropy" and len(parts) == 1 and n_inputs == 2:
+        return [text, "dT = -g * log_softmax(z)"]  # a probability target that needs a gradient
     if len(parts) != n_inputs:
         return [text] * n_inputs
     return parts
@@ -249,7 +249,12 @@ def _sce_vjp(fn: Any, g: Expr, a: list[Expr], out: Expr) -> list[Expr | None]:
         grad = E.div(grad, E.number(round(1.0 / scale, 6)))
     if getattr(fn, "reduction", None) == "none" and len(np.shape(fn.arrays[0])) > 1:
         g = E.atom(f"{_paren(g)}[..., None]")  # one upstream value per row
-    return [E.mul(g, grad), None]
+    dt = None
+    if len(fn.needs) > 1 and fn.needs[1]:  # -log p for a probability target, scaled alike
+        dt = E.neg(E.call("log_softmax", z))
+        dt = E.div(dt, E.number(round(1.0 / scale, 6))) if scale not in (0.0, 1.0) else dt
+        dt = E.mul(g, dt)
+    return [E.mul(g, grad), dt]
 
 
 def spec_weight(spec: Any) -> Any:
