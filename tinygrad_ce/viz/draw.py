@@ -20,6 +20,7 @@ order does not matter, get none).
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from pathlib import Path
@@ -115,6 +116,7 @@ def _html(lines: list[tuple[str, str]]) -> str:
 # the picture
 
 
+@functools.cache
 def _digraph_class() -> type:
     """graphviz.Digraph whose notebook display falls back to the DOT text when dot is missing."""
     import graphviz
