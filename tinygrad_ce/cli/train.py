@@ -51,17 +51,26 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train",
         help="train an MLP on a built-in data set (spiral by default) and save the results",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Train a multi-layer perceptron with softmax cross-entropy on a built-in data set, "
-            "show a progress bar, then compare the fused and unfused loss on one batch. Writes "
-            "model.npz, metrics.json, curves.png, decision_boundary.png (2-D data) or "
-            "digits.png, and graph.svg (the graph of one batch's loss; graph.dot if Graphviz's "
-            "dot is not installed) to --out."
+            "Train a multi-layer perceptron with softmax cross-entropy on a built-in data set\n"
+            "(progress bar on a terminal), then compare the fused and the unfused loss on one\n"
+            "batch. Writes to --out: model.npz (weights), metrics.json (accuracies, losses,\n"
+            "history, config, times, the fused-vs-unfused check), curves.png,\n"
+            "decision_boundary.png (2-D data) or digits.png, and graph.svg (the graph of one\n"
+            "batch's loss; graph.dot when Graphviz's dot is not installed)."
         ),
         epilog=(
-            "Defaults per data set: 2-D sets (spiral, moons, circles, blobs, xor): hidden 64,64, "
-            "100 epochs, trained on all points. digits: hidden 128, 30 epochs, 20%% held out "
-            "(stratified), inputs standardized. Example: tinygrad-ce train --dataset digits"
+            "defaults per data set:\n"
+            "  spiral, moons, circles, blobs, xor: hidden 64,64, 100 epochs, all points used\n"
+            "      for training\n"
+            "  digits: hidden 128, 30 epochs, 20% held out (stratified), inputs standardized\n"
+            "\n"
+            "examples:\n"
+            "  tinygrad-ce train\n"
+            "  tinygrad-ce train --dataset digits --out runs/digits\n"
+            "  tinygrad-ce train --dataset moons --hidden 32,32 --optimizer sgd --lr 0.1\n"
+            "  tinygrad-ce train --unfused --epochs 50"
         ),
     )
     parser.add_argument(
