@@ -133,6 +133,18 @@ def test_show_data_grad_and_edge_shapes():
     assert "grad" not in draw_graph(out).source
 
 
+def test_compact_drops_intermediate_tensors_and_puts_shapes_on_edges():
+    loss, names = textbook_graph(fused=False)
+    full = draw_graph(loss, names=names).source
+    src = draw_graph(loss, names=names, compact=True).source
+    tensors = [n for n in node_ids(src) if re.fullmatch(r"t\d+", n)]
+    assert len(tensors) == 3  # the root, A and y; x and c1 are constants of their ops
+    assert len(node_ids(src)) < len(node_ids(full))
+    assert re.search(r"\top\d+ -> op\d+ \[label=\"\(1, 3\)\"\]", src)  # op to op, with a shape
+    assert "label=<A^T y<br/>" in full and "label=<A^T y<br/>" not in src  # no intermediates
+    assert "CE(softmax(A^T y), x)" in src  # the root keeps its name
+
+
 def test_shared_input_is_one_node_with_two_edges():
     x = Tensor([1.0, 2.0], requires_grad=True, name="x")
     out = (x * x).sum()
