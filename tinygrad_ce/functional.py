@@ -335,7 +335,7 @@ def _read_target(
                 ignored = None
         # cheap test first (two reductions); locate the culprit only when there is one
         bad = None
-        if n and (y.min() < 0 or y.max() >= classes):
+        if n and y.view(np.uintp).max() >= classes:  # negatives wrap to huge unsigned values
             bad = (y < 0) | (y >= classes)
             if ignored is not None:
                 bad &= ~ignored
@@ -433,8 +433,9 @@ class SoftmaxCrossEntropy(Function):
         e = z - m  # shifted logits, z's shape; becomes exp(z - m) in place below
         e2 = e.reshape(n, c)  # a view
         if spec.kind == "index":
-            self.rows = rows = np.arange(n)
-            lin = e2[rows, spec.y]  # z[y] - m
+            # flat positions of the labels: 1-D fancy indexing is cheaper than (rows, y)
+            self.at_labels = at_labels = np.arange(0, n * c, c) + spec.y
+            lin = e.reshape(-1)[at_labels]  # z[y] - m
             if not spec.plain:
                 lin = lin * spec.a
             if spec.b is not None:  # label smoothing: + b * sum_c wvec_c (z_c - m)
@@ -487,7 +488,8 @@ class SoftmaxCrossEntropy(Function):
             d2 = dz.reshape(n, c)
             d2 *= coef.reshape(-1, 1)  # g * sum(T) * softmax
             if spec.kind == "index":
-                d2[self.rows, spec.y] -= r if spec.plain else r * spec.a
+                flat = dz.reshape(-1)
+                flat[self.at_labels] -= r if spec.plain else r * spec.a
                 if spec.b is not None:
                     d2 -= (r * spec.b).reshape(-1, 1) * (
                         1.0 if spec.weight is None else spec.weight
