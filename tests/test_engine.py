@@ -245,7 +245,9 @@ def test_conftest_fixture_fails_a_test_that_leaves_grad_mode_changed(pytester):
 
     pytester.makeconftest(Path(__file__).with_name("conftest.py").read_text())
     pytester.makepyfile(test_leak=_LEAKY_TEST)
-    result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:xdist")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:randomly", "-p", "no:xdist", "-p", "no:benchmark"
+    )
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*changed grad mode from True to False*"])
     assert is_grad_enabled()  # and the fixture put it back
