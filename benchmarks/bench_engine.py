@@ -69,13 +69,14 @@ def mlp_case(sizes: tuple[int, ...], batch: int, seed: int = 0):
         diff = h - target
         _loss = (diff * diff).mean()
         g = diff * (2.0 / diff.size)
+        grads = []
         for i in reversed(range(len(ws))):
             if i < len(ws) - 1:
                 g = g * (acts[i + 1] > 0)
-            gw = acts[i].T @ g
-            gb = g.sum(axis=0)
+            grads.append((i, acts[i].T @ g, g.sum(axis=0)))
             if i > 0:
                 g = g @ ws[i].T
+        for i, gw, gb in grads:  # the update after the backward pass, as any training loop does
             ws[i] -= lr * gw
             bs[i] -= lr * gb
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -193,9 +194,11 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         raise ValueError(
             f"gradient of shape {gshape} cannot be reduced to the input's shape {shape}"
         )
-    axes = tuple(range(extra)) + tuple(
-        i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1
-    )
+    stretched = tuple(i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1)
+    if not stretched:  # only new leading axes (a bias, a batch): one reduction, no reshape
+        g = g.sum(axis=tuple(range(extra)))
+        return g if shape else g.reshape(())  # numpy reduces to a scalar: keep an array
+    axes = tuple(range(extra)) + stretched
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape)
@@ -218,8 +221,7 @@ def _sorted_graph(roots: Sequence[Tensor]) -> list[Tensor]:
     return sorted(seen, key=_creation_order, reverse=True)
 
 
-def _creation_order(t: Tensor) -> int:
-    return t._ctx.seq
+_creation_order = operator.attrgetter("_ctx.seq")
 
 
 def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:

@@ -100,7 +100,17 @@ class Pow(Function):
 
     def backward(self, g, out, x, y):
         needs = self.needs
-        dx = g * y * x ** (y - 1) if needs[0] else None
+        dx = None
+        if needs[0]:
+            e = y - 1
+            if not isinstance(y, (int, float)):
+                # d(x**0)/dx is 0, but 0 * x**-1 would give nan at x == 0
+                zero = (y._data if isinstance(y, Tensor) else y) == 0
+                if np.any(zero):
+                    e = e + zero
+            elif y == 0:
+                e = 0
+            dx = g * y * x**e
         dy = g * out * log(x) if needs[1] else None
         return dx, dy
 
