@@ -339,3 +339,34 @@ def test_numpy_shares_memory_and_detach_shares_values():
     d = t.detach()
     np.testing.assert_array_equal(d.data, t.data)
     assert d.requires_grad is False and t.requires_grad is True
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda t: t.exp(),
+        lambda t: t.log(),
+        lambda t: t.sqrt(),
+        lambda t: t.tanh(),
+        lambda t: t.sigmoid(),
+        lambda t: t.relu(),
+        lambda t: t.abs(),
+        lambda t: t.sum(axis=0),
+        lambda t: t.mean(axis=1, keepdims=True),
+        lambda t: t.mean(),
+        lambda t: t.max(axis=0),
+        lambda t: t.min(),
+        lambda t: t.reshape(-1),
+        lambda t: t.T,
+        lambda t: t[np.array([0, 0])],
+        lambda t: t @ t.T,
+        lambda t: t.broadcast_to((3, 2, 2)),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unary_ops_and_reductions_keep_the_dtype(f, dtype):
+    x = Tensor(np.array([[0.5, 2.0], [1.5, 3.0]], dtype=dtype), requires_grad=True)
+    out = f(x)
+    assert out.dtype == dtype
+    out.backward(np.ones(out.shape, dtype=dtype))
+    assert x.grad.dtype == dtype
