@@ -516,3 +516,14 @@ def test_boolean_one_hot_is_accepted_as_probabilities():
     a = F.cross_entropy(Tensor(z), onehot).item()
     b = F.cross_entropy(Tensor(z), np.array([0, 2, 3])).item()
     assert a == pytest.approx(b, abs=1e-14)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_float64_probability_target_does_not_promote_float32_logits(fused):
+    rng = np.random.default_rng(14)
+    x = Tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    t = Tensor(rng.random((3, 4)), requires_grad=True)  # float64
+    loss = F.cross_entropy(x, t, fused=fused, weight=np.ones(4), label_smoothing=0.1)
+    loss.backward()
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+    assert t.grad.dtype == np.float64  # each gradient has its input's dtype

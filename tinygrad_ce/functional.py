@@ -396,7 +396,7 @@ def _read_target(
                     f"target{list(j)} = {tdata[j]}"
                 )
         if isinstance(target, Tensor) and target.requires_grad:
-            probs: Any = target
+            probs: Any = target.astype(logits.dtype)  # a no-op unless the dtypes differ
         else:
             probs = tdata.astype(logits.dtype, copy=False)
         return _Target("prob", n, classes, batch, eps, weight, float(n), probs=probs)
