@@ -499,11 +499,12 @@ def _report(cfg, final_train, final_test, seconds, check, files, notes) -> None:
         )
     )
     print(
-        f"fused vs unfused cross-entropy on one batch of {check['batch']}: "
-        f"|loss difference| {check['loss_abs_diff']:.2g}, max |gradient difference| "
-        f"{check['grad_max_abs_diff']:.2g}; graph nodes {check['nodes_fused']} vs "
-        f"{check['nodes_unfused']}; time unfused/fused {check['step_time_ratio']:.2f}x for the "
-        f"whole step, {check['loss_time_ratio']:.2f}x for the loss alone"
+        f"fused vs unfused cross-entropy, same batch of {check['batch']} through the model:\n"
+        f"  |loss difference| {check['loss_abs_diff']:.2g}, max |gradient difference| "
+        f"{check['grad_max_abs_diff']:.2g}\n"
+        f"  graph nodes {check['nodes_fused']} (fused) vs {check['nodes_unfused']} (unfused); "
+        f"time unfused/fused {check['step_time_ratio']:.2f}x for the whole step, "
+        f"{check['loss_time_ratio']:.2f}x for the loss alone"
     )
     labels = {
         "weights": "trained weights (nn.load(model, path))",
