@@ -428,3 +428,20 @@ def test_expressions_simplify_and_parenthesise():
     assert E.add(A, A).render() == "2 * A"
     assert E.number(1.0001).render() == "1.0001"  # never rounded to 1 (which would vanish)
     assert E.number(-0.25).render() == "-0.25"
+
+
+def test_nn_model_names_its_parameters_and_affine_is_explained():
+    from tinygrad_ce import nn
+
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    X = Tensor(np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32), name="X")
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    loss = F.cross_entropy(model(X), labels)
+    text = explain(loss, model, quiet=True)
+    assert "Affine" in text
+    assert "dL/d(2.bias) = sum((softmax(t1) - onehot(c1)) / 8, axis=0)" in text
+    assert "dL/d(0.weight) = (g3 * [X 0.weight^T + 0.bias > 0])^T @ X" in text
+    src = draw_graph(loss, names=model, rules=True).source
+    assert "<b>0.weight</b>" in src and "<b>2.bias</b>" in src
+    assert "dW = g^T @ x" in src  # Affine's own docstring rule
+    assert re.search(r"-> op\d+ \[label=W\]", src)  # which argument is the weight

@@ -24,11 +24,14 @@ import functools
 import html
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..nn import Module
 from .graph import Labels, forward_order
 from .rules import is_fused, rule_parts, rule_text
 
@@ -49,7 +52,7 @@ SUBTLE = "#5f6b76"  # shape/dtype text
 GRAD_COLOR = "#b0362b"
 
 # argument names for ops whose argument order matters, read from the rule ("dA = ...")
-_ORDERED_OPS = frozenset({"Sub", "Div", "Pow", "MatMul", "SoftmaxCrossEntropy"})
+_ORDERED_OPS = frozenset({"Sub", "Div", "Pow", "MatMul", "Affine", "SoftmaxCrossEntropy"})
 _SYMMETRIC_OPS = frozenset({"Add", "Mul"})  # no argument names: the order does not matter
 
 INSTALL_HELP = (
@@ -134,7 +137,7 @@ def _digraph_class() -> type:
 def draw_graph(
     root: Tensor,
     *,
-    names: dict[Tensor, str] | None = None,
+    names: dict[Tensor, str] | Module | None = None,
     show_data: bool = False,
     show_grad: bool = False,
     show_shapes: bool = True,
@@ -152,8 +155,9 @@ def draw_graph(
     ----------
     root : Tensor
         The result to draw back from (usually a loss).
-    names : dict mapping Tensor -> str, optional
-        Labels to use instead of ``tensor.name``. A named tensor that enters an op as a plain
+    names : dict mapping Tensor -> str, or an nn.Module, optional
+        Labels to use instead of ``tensor.name`` (a Module names its parameters as
+        ``named_parameters()`` does: ``0.weight``). A named tensor that enters an op as a plain
         array (a cross-entropy target) is recognised by its data.
     show_data : bool
         Show values: all of them for arrays of at most 16 entries, else mean/std/min/max.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from ..tensor import Tensor
+
+if TYPE_CHECKING:
+    from ..nn import Module
 from . import expr as E
 from .expr import Expr
 from .graph import Labels, backward_order, forward_order
@@ -15,7 +18,7 @@ from .rules import backward_exprs, rule_parts
 
 def explain(
     root: Tensor,
-    names: dict[Tensor, str] | None = None,
+    names: dict[Tensor, str] | Module | None = None,
     *,
     file: IO[str] | None = None,
     quiet: bool = False,
@@ -40,8 +43,9 @@ def explain(
     root : Tensor
         The result to differentiate (usually a scalar loss; otherwise ``g`` is the seed given
         to ``backward``).
-    names : dict mapping Tensor -> str, optional
-        Names to use instead of ``tensor.name``. A named tensor that enters an op as a plain
+    names : dict mapping Tensor -> str, or an nn.Module, optional
+        Names to use instead of ``tensor.name`` (a Module names its parameters as
+        ``named_parameters()`` does: ``0.weight``). A named tensor that enters an op as a plain
         array (a cross-entropy target, say) is recognised by its data.
     file : text stream, optional
         Where to print (default ``sys.stdout``).
@@ -70,7 +74,7 @@ def explain(
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"explain() takes a Tensor, got {type(root).__name__}")
-    text = _explain_text(root, names or {}, max_formula, max_steps)
+    text = _explain_text(root, names, max_formula, max_steps)
     if not quiet:
         print(text, file=file if file is not None else sys.stdout)
     return text
@@ -80,7 +84,7 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
     return str(tuple(int(n) for n in shape))
 
 
-def _explain_text(root: Tensor, names: dict[Tensor, str], max_formula: int, max_steps: int) -> str:
+def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) -> str:
     tensors = forward_order(root)
     labels = Labels(tensors, names)
     steps = backward_order(root)

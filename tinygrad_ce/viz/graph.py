@@ -48,10 +48,19 @@ def forward_order(root: Tensor, within: set[int] | None = None) -> list[Tensor]:
     return order
 
 
-def check_names(names: Any) -> None:
-    """``names`` must map Tensors to strings; say so clearly when it is the wrong way round."""
+def check_names(names: Any) -> dict[Tensor, str]:
+    """``names`` as a dict Tensor -> str; a Module gives its parameters' dotted names.
+
+    Raises TypeError with a hint when the dict is the wrong way round ({"A": A}).
+    """
+    if names is None:
+        return {}
+    if hasattr(names, "named_parameters"):  # an nn.Module: {W: "0.weight", ...}
+        return {p: n for n, p in names.named_parameters()}
     if not isinstance(names, dict):
-        raise TypeError(f"names must be a dict mapping Tensor -> str, got {type(names).__name__}")
+        raise TypeError(
+            f"names must be a dict mapping Tensor -> str (or a Module), got {type(names).__name__}"
+        )
     for key, value in names.items():
         if not isinstance(key, Tensor):
             hint = (
@@ -62,6 +71,7 @@ def check_names(names: Any) -> None:
             raise TypeError(
                 f"names must map Tensor -> str, got a key of type {type(key).__name__}{hint}"
             )
+    return names
 
 
 def backward_order(root: Tensor) -> list[Tensor]:
@@ -113,8 +123,7 @@ class Labels:
         self._constants: dict[int, Expr] = {}
         self.definitions: dict[str, str] = {}
         self.named: set[int] = set()
-        names = names or {}
-        check_names(names)
+        names = check_names(names)
         # a named tensor may enter an op as a plain array (a cross-entropy target): know its data
         self._by_data = {id(t._data): str(n) for t, n in names.items() if isinstance(t, Tensor)}
         for t in tensors:

@@ -160,6 +160,10 @@ FORWARD: dict[str, Forward] = {
     "LogSoftmax": lambda fn, a: E.call("log_softmax", a[0]),
     "LogSumExp": lambda fn, a: E.call("logsumexp", a[0]),
     "SoftmaxCrossEntropy": lambda fn, a: E.call("CE", E.call("softmax", a[0]), a[1]),
+    # nn.Linear's fused node: x @ W^T + b
+    "Affine": lambda fn, a: (
+        E.add(E.product(a[0], E.T(a[1])), a[2]) if len(a) > 2 else E.product(a[0], E.T(a[1]))
+    ),
 }
 
 
@@ -208,6 +212,19 @@ def _matmul_vjp(fn: Any, g: Expr, a: list[Expr], out: Expr) -> list[Expr | None]
     if ndb == 1:
         return [E.call("outer", g, B), E.matmul(E.T(A), g)]
     return [E.matmul(g, E.T(B)), E.matmul(E.T(A), g)]
+
+
+def _affine_vjp(fn: Any, g: Expr, a: list[Expr], out: Expr) -> list[Expr | None]:
+    """nn's ``Affine``: ``dx = g @ W``, ``dW = g^T @ x``, ``db = sum(g, axis=0)``."""
+    x, w = a[0], a[1]
+    ndim = np.ndim(fn.arrays[0])
+    if ndim == 1:
+        grads = [E.matmul(g, w), E.call("outer", g, x), g]
+    else:
+        rows_g, rows_x = (g, x) if ndim == 2 else (E.call("rows", g), E.call("rows", x))
+        db = E.atom(f"sum({rows_g.render()}, axis=0)")
+        grads = [E.matmul(g, w), E.matmul(E.T(rows_g), rows_x), db]
+    return grads[: len(a)]
 
 
 def _pow_vjp(fn: Any, g: Expr, a: list[Expr], out: Expr) -> list[Expr | None]:
@@ -290,6 +307,7 @@ BACKWARD: dict[str, Backward] = {
     ],
     "LogSumExp": lambda fn, g, a, out: [E.mul(g, E.call("softmax", a[0]))],
     "SoftmaxCrossEntropy": _sce_vjp,
+    "Affine": _affine_vjp,
 }
 
 ELEMENTWISE_BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow"})
