@@ -445,3 +445,14 @@ def test_nn_model_names_its_parameters_and_affine_is_explained():
     assert "<b>0.weight</b>" in src and "<b>2.bias</b>" in src
     assert "dW = g^T @ x" in src  # Affine's own docstring rule
     assert re.search(r"-> op\d+ \[label=W\]", src)  # which argument is the weight
+
+
+def test_explain_keeps_formulas_bounded_when_a_tensor_is_used_thousands_of_times():
+    x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    acc = x * 0.5
+    for i in range(3000):
+        acc = acc + x * float(i)
+    text = explain(acc.sum(), quiet=True, max_steps=5)  # no RecursionError
+    leaf_line = next(ln for ln in text.splitlines() if ln.startswith("  dL/dx = "))
+    assert "(a sum of " in leaf_line and len(leaf_line) < 400
+    assert "6,002 vector-Jacobian products" in text

@@ -108,7 +108,7 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
         + (
             "one vector-Jacobian product (VJP):"
             if len(steps) == 1
-            else f"{len(steps)} vector-Jacobian products (VJPs), in this order:"
+            else f"{len(steps):,} vector-Jacobian products (VJPs), in this order:"
         )
     )
     lines.append("")
@@ -122,6 +122,7 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
                 fan_in[id(x)] = fan_in.get(id(x), 0) + 1
 
     grads: dict[int, Expr] = {id(root): seed}
+    terms: dict[int, int] = {}
     width = max(len(t._ctx.name) for t in steps)
     up_width = max(len(_fmt_shape(t.shape)) for t in steps)
     biggest: tuple[int, str] = (0, "")
@@ -156,7 +157,13 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
                 )
             formula = sent[i] if sent[i] is not None else E.atom("?")
             prev = grads.get(id(x))
-            grads[id(x)] = formula if prev is None else E.add(prev, formula)
+            terms[id(x)] = terms.get(id(x), 0) + 1
+            if prev is None:
+                grads[id(x)] = formula
+            elif len(prev.render()) > 3 * max_formula:  # keep the formula (and its depth) bounded
+                grads[id(x)] = E.atom(f"(a sum of {terms[id(x)]} terms)")
+            else:
+                grads[id(x)] = E.add(prev, formula)
             if x._ctx is None and id(x) not in leaf_seen:
                 leaf_seen.add(id(x))
                 leaf_order.append(x)
@@ -193,7 +200,7 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
         textwrap.wrap(
             f"No Jacobian was built. {biggest[1]}"
             + (
-                f"; all {len(steps)} together would have {_entries(total_entries)}"
+                f"; all {len(steps):,} together would have {_entries(total_entries)}"
                 if len(steps) > 1
                 else ""
             )
