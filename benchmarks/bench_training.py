@@ -17,8 +17,9 @@ Compared, in one run, on the same shuffled batches and the same initial weights:
 * ``fit``: ``train.fit`` for one epoch (the History bookkeeping, no progress bar).
 
 A correctness check runs first (one epoch of numpy and engine from the same start). The table
-gives the best epoch time of ``--repeats`` rounds (variants interleaved within each round, so a
-busy machine slows them alike; the minimum is the least disturbed run) and the ratio to numpy.
+gives the best epoch time (CPU time of this process) of ``--repeats`` rounds, variants
+interleaved within each round so that a busy machine slows them alike; the minimum is the least
+disturbed run. Ratios are to numpy.
 The engine's cost is a fixed Python overhead per op and step (tens of microseconds), so the
 ratio falls as the batch grows.
 
@@ -153,9 +154,11 @@ ENGINES = {
 
 
 def timed(fn) -> float:
-    start = time.perf_counter()
+    """CPU seconds of this process: on a shared machine, time spent waiting for a core while
+    other jobs run is not counted (wall time would be)."""
+    start = time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def check(X_tr: np.ndarray, y_tr: np.ndarray) -> None:
