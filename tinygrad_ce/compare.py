@@ -17,6 +17,7 @@ the naive formula (the thing that breaks) are written here.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 import tracemalloc
@@ -221,25 +222,38 @@ def time_runners(
     Each of ``repeats`` rounds runs every runner in turn, in a fresh random order (seeded), so
     a slow spell of the machine and the state one runner leaves to the next (freed buffers,
     caches) are shared out evenly: ``number`` forwards timed as one block, then their
-    ``number`` backwards. The first round is a warm-up and is not counted.
+    ``number`` backwards. The first round is a warm-up and is not counted. As ``timeit``
+    does, the cyclic garbage collector is off while a block runs (it would otherwise charge a
+    full collection of every object in the process, e.g. all of an imported torch, to
+    whichever call happened to trigger it); it runs between blocks instead.
     """
     names = list(runners)
     samples: dict[str, dict[str, list[float]]] = {k: {"forward": [], "backward": []} for k in names}
     clock = time.perf_counter
     order = np.random.default_rng(0)
-    for round_ in range(repeats + 1):
-        for name in order.permutation(names).tolist():
-            run = runners[name]
-            t0 = clock()
-            states = [run.forward() for _ in range(number)]
-            t1 = clock()
-            for state in states:
-                run.backward(state)
-            t2 = clock()
-            del states
-            if round_:
-                samples[name]["forward"].append((t1 - t0) / number)
-                samples[name]["backward"].append((t2 - t1) / number)
+    gc_was_enabled = gc.isenabled()
+    try:
+        for round_ in range(repeats + 1):
+            for name in order.permutation(names).tolist():
+                run = runners[name]
+                gc.collect()
+                gc.disable()
+                t0 = clock()
+                states = [run.forward() for _ in range(number)]
+                t1 = clock()
+                for state in states:
+                    run.backward(state)
+                t2 = clock()
+                del states
+                gc.enable()
+                if round_:
+                    samples[name]["forward"].append((t1 - t0) / number)
+                    samples[name]["backward"].append((t2 - t1) / number)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
     out = {}
     for name, s in samples.items():
         fwd, bwd = float(np.median(s["forward"])), float(np.median(s["backward"]))
@@ -471,15 +485,16 @@ class ComparisonResult:
 
     def plot(self, path: str) -> None:
         """Save a figure: time per method (left), stability sweep errors (right)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # a bare Figure, not pyplot: saving it needs no backend, so calling this from a
+        # notebook leaves the notebook's (inline) backend alone
+        from matplotlib.figure import Figure
 
         if not self.stability:
-            fig, ax1 = plt.subplots(figsize=(5.5, 4.2))
+            fig = Figure(figsize=(5.5, 4.2))
+            ax1 = fig.subplots()
         else:
-            fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+            fig = Figure(figsize=(11, 4.2))
+            ax1, ax2 = fig.subplots(1, 2)
         xs = np.arange(len(METHODS))
         fwd = [self.timing[m]["forward"] * 1e3 for m in METHODS]
         bwd = [self.timing[m]["backward"] * 1e3 for m in METHODS]
@@ -494,7 +509,6 @@ class ComparisonResult:
             self._plot_stability(ax2)
         fig.tight_layout()
         fig.savefig(path, dpi=120)
-        plt.close(fig)
 
     def _plot_stability(self, ax2: Any) -> None:
         markers = {"fused": "o", "unfused": "s", "naive": "x"}
