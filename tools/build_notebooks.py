@@ -111,7 +111,7 @@ print("J from jacobian():")
 print(J_auto)
 print(f"max |J_auto - J_hand| = {np.abs(J_auto - J_hand).max():.1e}")"""),
     md(r"""
-The two agree to rounding error (about $10^{-17}$). `F.softmax` is built from primitive ops
+The two agree to rounding error (below $10^{-16}$). `F.softmax` is built from primitive ops
 (`exp`, `sum`, `/`), so this also checks that those ops' backward rules compose to
 $\operatorname{diag}(s) - ss^\top$.
 
@@ -162,7 +162,7 @@ except ValueError as err:
     print("elementwise:", err)"""),
     md(r"""
 A shape error, and a helpful one. Worse things happen when the shapes happen to match: with a
-square $A$ ($n = C$), numpy broadcasts the vector across the rows and returns a $C \times C$
+square $A$ ($n = C$), numpy multiplies the vector into every row and returns a $C \times C$
 matrix without complaint. It is not a gradient of anything; a gradient of a scalar with respect
 to $y$ must have $y$'s shape.
 """),
@@ -752,7 +752,7 @@ cross-entropy is right. (An error around $10^{-2}$ or larger would point at a wr
 
 `fit` runs the loop: for each mini-batch, `zero_grad()`, forward, loss, `backward()`,
 `step()`; after each epoch it evaluates on the validation data. Adam with learning rate
-0.01, batches of 32, 100 epochs: well under a second here.
+0.01, batches of 32, 100 epochs: about a second.
 """),
     code("""
 loader = data.DataLoader(X_train, y_train, batch_size=32, shuffle=True, seed=0)
