@@ -339,3 +339,14 @@ def test_fused_linear_supports_second_derivatives():
     eps = 1e-6
     num = [(f(x.data[0] + eps * e) - f(x.data[0] - eps * e)) / (2 * eps) for e in np.eye(3)]
     np.testing.assert_allclose(hx.data[0], num, rtol=1e-6)
+
+
+def test_deepcopy_gives_an_independent_model():
+    import copy
+
+    model = _mlp(0)
+    clone = copy.deepcopy(model)
+    assert isinstance(clone[0].weight, nn.Parameter)
+    assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]
+    clone[0].weight.data[...] = 0
+    assert np.any(model[0].weight.data != 0)
