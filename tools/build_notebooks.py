@@ -563,15 +563,13 @@ The naive formula computes $e^{1000} = \infty$ and then $\infty / \infty = $ NaN
 versions give the exact loss, $1000$ (class 1 has probability $e^{-1000}$), and the gradient
 $\mathrm{softmax}(z) - e_1 = (1, -1, 0)$.
 
-`compare.stability_sweep` does this systematically: logits $= \text{scale} \times
+The stability sweep of `compare_cross_entropy` does this systematically: logits $= \text{scale} \times
 \mathcal{N}(0, 1)$ for scales $1$ to $10^4$, in float32 and float64, each result compared with
 a float64 reference. "ok" means finite and accurate, "inf/nan" means the computation broke.
 """),
     code("""
-rows = compare.stability_sweep(batch=32, classes=10, scales=(1, 10, 100, 1e3, 1e4))
-sweep = compare.ComparisonResult(
-    config={}, losses={}, agreement={}, timing={}, graph={}, stability=rows
-)
+sweep = compare_cross_entropy(batch=32, classes=10, scales=(1, 10, 100, 1e3, 1e4), repeats=1)
+rows = sweep.stability  # one dict per (dtype, scale, method)
 print(sweep.stability_table())"""),
     code("""
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="constrained")
