@@ -527,3 +527,34 @@ def test_float64_probability_target_does_not_promote_float32_logits(fused):
     loss.backward()
     assert loss.dtype == np.float32 and x.grad.dtype == np.float32
     assert t.grad.dtype == np.float64  # each gradient has its input's dtype
+
+
+VIEWS = {
+    "transposed": lambda b: b[0].T,  # (5, 4)
+    "strided": lambda b: b[:, ::2, 1:],  # (6, 2, 4)
+    "axes-reversed": lambda b: b.transpose(2, 1, 0)[:3],  # (3, 4, 6)
+}
+
+
+@pytest.mark.parametrize("layout", list(VIEWS))
+@pytest.mark.parametrize("kind", ["index", "probs"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_non_contiguous_logits(layout, kind, smoothing):
+    """Transposed or strided logits (views, as ``W.T`` gives) get the right gradient: the
+    fused node must not write its gradient into a reshaped copy."""
+    view = VIEWS[layout]
+    base = np.random.default_rng(15).standard_normal((6, 4, 5))
+    assert not view(base).flags.c_contiguous
+    _, t = make_case(view(base).shape, kind, False, seed=16)
+    grads = []
+    for fused in (True, False):
+        leaf = Tensor(base, requires_grad=True)
+        logits = view(leaf)  # Tensor ops (GetItem, Transpose) give non-contiguous data
+        assert not logits.data.flags.c_contiguous
+        loss = F.cross_entropy(logits, t, fused=fused, label_smoothing=smoothing)
+        np.testing.assert_allclose(loss.item(), oracle(view(base), t, eps=smoothing), atol=1e-12)
+        loss.backward()
+        loss.backward()  # twice: the second fused backward rebuilds exp(z - m)
+        grads.append(leaf.grad)
+    np.testing.assert_allclose(grads[0], grads[1], atol=1e-12)
+    assert np.abs(grads[0]).sum() > 0

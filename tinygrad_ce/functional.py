@@ -430,8 +430,10 @@ class SoftmaxCrossEntropy(Function):
         self.spec, self.reduction = spec, reduction
         n, c = spec.n, spec.classes
         m = _shift(z, -1)  # (..., 1)
-        e = z - m  # shifted logits, z's shape; becomes exp(z - m) in place below
-        e2 = e.reshape(n, c)  # a view
+        # shifted logits, z's shape, C-contiguous even for transposed logits (so the reshapes
+        # below are views); becomes exp(z - m) in place below
+        e = np.subtract(z, m, order="C")
+        e2 = e.reshape(n, c)
         if spec.kind == "index":
             # flat positions of the labels: 1-D fancy indexing is cheaper than (rows, y)
             self.at_labels = at_labels = np.arange(0, n * c, c) + spec.y
@@ -483,7 +485,7 @@ class SoftmaxCrossEntropy(Function):
             coef = r / self.s if spec.plain else (r * self.row_sum) / self.s
             dz = self.e
             if dz is None:  # the buffer was handed out by an earlier backward: rebuild it
-                dz = np.exp(z - self.m)
+                dz = np.exp(np.subtract(z, self.m, order="C"))
             self.e = None  # from here on the buffer is the gradient, not exp(z - m)
             d2 = dz.reshape(n, c)
             d2 *= coef.reshape(-1, 1)  # g * sum(T) * softmax
