@@ -1,9 +1,10 @@
 """Train a small MLP on the 3-class spiral and draw its decision boundary.
 
 What it teaches: the whole training loop on a problem you can see. A 2-64-64-3 MLP
-(``nn.Sequential`` of ``Linear`` and ``ReLU``), the fused cross-entropy loss, Adam, mini-batches
-from ``data.DataLoader`` and ``train.fit``; the "initial loss is about log C" sanity check
-before training; learning curves and the decision boundary after it.
+(``nn.Sequential`` of ``Linear`` and ``ReLU``), the fused cross-entropy loss, Adam with a
+cosine learning-rate schedule, mini-batches from ``data.DataLoader`` and ``train.fit``; the
+"initial loss is about log C" sanity check before training; learning curves and the decision
+boundary after it.
 
 Run::
 
@@ -53,13 +54,15 @@ def main(argv: list[str]) -> int:
         initial = F.cross_entropy(model(Tensor(X_train)), y_train).item()
     print(f"initial loss {initial:.4f} (log 3 = {math.log(3):.4f})")
 
+    opt = optim.Adam(model.parameters(), lr=0.01)
     history = fit(
         model,
         nn.CrossEntropyLoss(),
-        optim.Adam(model.parameters(), lr=0.01),
+        opt,
         data.DataLoader(X_train, y_train, batch_size=32, shuffle=True, seed=0),
         val_data=(X_test, y_test),
         epochs=100,
+        scheduler=optim.CosineAnnealingLR(opt, T_max=100),  # lr from 0.01 down to 0
     )
     print(
         f"after {history.epochs} epochs: train loss {history['train_loss'][-1]:.4f}, "

@@ -563,9 +563,10 @@ The naive formula computes $e^{1000} = \infty$ and then $\infty / \infty = $ NaN
 versions give the exact loss, $1000$ (class 1 has probability $e^{-1000}$), and the gradient
 $\mathrm{softmax}(z) - e_1 = (1, -1, 0)$.
 
-The stability sweep of `compare_cross_entropy` does this systematically: logits $= \text{scale} \times
-\mathcal{N}(0, 1)$ for scales $1$ to $10^4$, in float32 and float64, each result compared with
-a float64 reference. "ok" means finite and accurate, "inf/nan" means the computation broke.
+The stability sweep of `compare_cross_entropy` does this systematically: logits
+$= \text{scale} \times \mathcal{N}(0, 1)$ for scales $1$ to $10^4$, in float32 and float64,
+each result compared with a float64 reference. "ok" means finite and accurate, "inf/nan"
+means the computation broke.
 """),
     code("""
 sweep = compare_cross_entropy(batch=32, classes=10, scales=(1, 10, 100, 1e3, 1e4), repeats=1)
@@ -749,15 +750,17 @@ cross-entropy is right. (An error around $10^{-2}$ or larger would point at a wr
 ## Training
 
 `fit` runs the loop: for each mini-batch, `zero_grad()`, forward, loss, `backward()`,
-`step()`; after each epoch it evaluates on the validation data. Adam with learning rate
-0.01, batches of 32, 100 epochs: about a second.
+`step()`; after each epoch it evaluates on the validation data and steps the learning-rate
+schedule. Adam, batches of 32, 100 epochs, the learning rate decaying from 0.01 to 0 along a
+half cosine: about a second.
 """),
     code("""
 loader = data.DataLoader(X_train, y_train, batch_size=32, shuffle=True, seed=0)
 opt = optim.Adam(model.parameters(), lr=0.01)
+schedule = optim.CosineAnnealingLR(opt, T_max=100)
 history = fit(
     model, nn.CrossEntropyLoss(), opt, loader, val_data=(X_test, y_test), epochs=100,
-    progress=False,
+    scheduler=schedule, progress=False,
 )
 print(f"epoch   1: train loss {history['train_loss'][0]:.4f}")
 print(f"epoch 100: train loss {history['train_loss'][-1]:.4f}, "
@@ -765,6 +768,11 @@ print(f"epoch 100: train loss {history['train_loss'][-1]:.4f}, "
 plot_history(history);"""),
     md(r"""
 The loss starts near $\log 3$ (sanity check 1) and falls by more than an order of magnitude.
+The occasional spikes are typical of Adam at a high learning rate on a small data set (a step
+overshoots, the next ones recover); they fade as the schedule lowers the rate. The validation
+loss may sit below the training loss: the training loss is averaged over each epoch while the
+weights are still moving, and the 75 test points are few.
+
 The decision boundary shows what the network learned: the plane is coloured by the predicted
 class, the points by their true class.
 """),
