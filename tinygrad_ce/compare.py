@@ -297,6 +297,14 @@ def _loss_and_grad(method: str, z: np.ndarray, y: np.ndarray) -> tuple[float, np
     return float(loss.item()), x.grad
 
 
+def _verdict(values: np.ndarray, rel_err: float, tol: float) -> str:
+    if np.isnan(values).any():
+        return "nan"
+    if not np.isfinite(values).all():
+        return "inf"
+    return "ok" if rel_err <= tol else "off"
+
+
 def stability_sweep(
     batch: int,
     classes: int,
@@ -309,13 +317,15 @@ def stability_sweep(
     The logits are ``scale * standard_normal((batch, classes))`` rounded to the dtype; the
     truth is the numpy reference in float64 on those same rounded values. Each row says
     whether the loss and the gradient are finite, their normwise relative errors, and a
-    status: "ok" (finite, within ``SWEEP_RTOL``), "wrong" (finite but off) or "inf/nan".
+    status: "ok" when both are finite and within ``SWEEP_RTOL``, otherwise "LOSS/GRAD" with
+    each part "ok", "off" (finite but outside the tolerance), "inf" or "nan" (e.g. "nan/nan").
     """
     rng = np.random.default_rng(seed)
     base = rng.standard_normal((batch, classes))
     y = rng.integers(0, classes, batch)
     rows = []
     for dtype in dtypes:
+        tol = SWEEP_RTOL[dtype]
         for scale in scales:
             z = (base * scale).astype(dtype)
             true_loss, true_grad = _loss_and_grad("numpy", z.astype(np.float64), y)
@@ -325,12 +335,8 @@ def stability_sweep(
                 loss_ok, grad_ok = math.isfinite(loss), bool(np.all(np.isfinite(g)))
                 loss_err = _diff(loss, true_loss)["rel"] if loss_ok else math.inf
                 grad_err = _diff(g, true_grad)["rel"] if grad_ok else math.inf
-                if not (loss_ok and grad_ok):
-                    status = "inf/nan"
-                elif max(loss_err, grad_err) <= SWEEP_RTOL[dtype]:
-                    status = "ok"
-                else:
-                    status = "wrong"
+                parts = (_verdict(np.asarray(loss), loss_err, tol), _verdict(g, grad_err, tol))
+                status = "ok" if parts == ("ok", "ok") else "/".join(parts)
                 rows.append(
                     {
                         "dtype": dtype,
@@ -467,8 +473,10 @@ class ComparisonResult:
         width = 9
         group = width * len(SWEEP_METHODS)
         lines = [
-            "stability sweep: ok = finite and within 1e-4 (float32) / 1e-10 (float64) of a "
-            "float64 reference",
+            "stability sweep: ok = loss and gradient finite and within 1e-4 (float32) / 1e-10 "
+            "(float64)",
+            "of a float64 reference; otherwise loss/gradient, each ok, off (finite but wrong), "
+            "inf or nan",
             f"{'':<12}" + "  ".join(f"{d:^{group}}" for d in dtypes),
             f"{'scale':<12}"
             + "  ".join("".join(f"{m:>{width}}" for m in SWEEP_METHODS) for _ in dtypes),
@@ -527,7 +535,7 @@ class ComparisonResult:
                     label=f"{m} {d}",
                 )
         ax2.axhline(ceiling * 10, color="grey", lw=0.5)
-        ax2.text(1, ceiling * 14, "inf / nan", fontsize=8, color="grey")
+        ax2.text(1, ceiling * 14, "inf or nan", fontsize=8, color="grey")
         ax2.set_xscale("log")
         ax2.set_yscale("log")
         ax2.set_xlabel("logit scale")
