@@ -286,35 +286,37 @@ def backprop(
 
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the walk creates no reference cycles; collecting during it only costs time
+    mode_before = _mode.enabled
+    _mode.enabled = create_graph  # rules record a graph only when one is wanted
     try:
-        with _SetGradMode(create_graph):
-            for t in _sorted_graph(roots):
-                g = grads.pop(t, None)
-                if g is None:
+        for t in _sorted_graph(roots):
+            g = grads.pop(t, None)
+            if g is None:
+                continue
+            if collect is not None and id(t) in collect:
+                collect[id(t)] = g
+            elif t._retains_grad and not create_graph:
+                pending[t] = g
+            ctx = t._ctx
+            if create_graph:
+                in_grads = ctx.backward(g, t, *ctx.inputs)
+            else:
+                in_grads = ctx.backward(g, t._data, *ctx.arrays)
+            for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
+                if not need or gx is None:
                     continue
-                if collect is not None and id(t) in collect:
-                    collect[id(t)] = g
-                elif t._retains_grad and not create_graph:
-                    pending[t] = g
-                ctx = t._ctx
-                if create_graph:
-                    in_grads = ctx.backward(g, t, *ctx.inputs)
+                xdata = x._data
+                if gx.shape != xdata.shape:
+                    gx = unbroadcast(gx, xdata.shape)
+                if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
+                    gx = gx.astype(xdata.dtype)
+                if x._ctx is None:
+                    send_to_leaf(x, gx)
                 else:
-                    in_grads = ctx.backward(g, t._data, *ctx.arrays)
-                for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
-                    if not need or gx is None:
-                        continue
-                    xdata = x._data
-                    if gx.shape != xdata.shape:
-                        gx = unbroadcast(gx, xdata.shape)
-                    if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
-                        gx = gx.astype(xdata.dtype)
-                    if x._ctx is None:
-                        send_to_leaf(x, gx)
-                    else:
-                        prev = grads.get(x)
-                        grads[x] = gx if prev is None else prev + gx
+                    prev = grads.get(x)
+                    grads[x] = gx if prev is None else prev + gx
     finally:
+        _mode.enabled = mode_before
         if gc_was_enabled:
             gc.enable()
     for t, g in pending.items():
@@ -328,10 +330,9 @@ def _accumulate_leaf(t: Tensor, g: Any, handed_out: set[int]) -> None:
         g = g._data
     if t._grad is None:
         if (
-            id(g) in handed_out
-            or not isinstance(g, np.ndarray)  # a numpy scalar from a 0-d op: make it an array
-            or not g.flags.owndata
-            or not g.flags.writeable
+            type(g) is not np.ndarray  # a numpy scalar from a 0-d op: make it an array
+            or g.base is not None  # a view (of the upstream gradient, or a broadcast)
+            or id(g) in handed_out  # already someone's .grad, or the caller's array
         ):
             g = np.array(g, dtype=t._data.dtype)
         handed_out.add(id(g))
