@@ -1,6 +1,6 @@
 """Benchmark: softmax cross-entropy forward + backward, fused vs unfused vs hand-written numpy.
 
-Run:  python benchmarks/bench_cross_entropy.py [--repeats 30]
+Run:  python benchmarks/bench_cross_entropy.py [--repeats 30] [--sizes 4096x1000,64x10]
 
 Logits float32 with integer labels, mean reduction, one BLAS thread. Every figure is a ratio to
 the hand-written numpy reference measured in the same run (``tinygrad_ce.compare``):
@@ -116,12 +116,23 @@ def _ms(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed rounds (medians)")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(f"{b}x{c}" for b, c in SIZES),
+        help="comma-separated BATCHxCLASSES (default 4096x1000,64x10)",
+    )
     args = parser.parse_args(argv)
+    try:
+        sizes = [tuple(int(v) for v in item.split("x")) for item in args.sizes.split(",")]
+        if any(len(size) != 2 or min(size) < 1 for size in sizes):
+            raise ValueError
+    except ValueError:
+        parser.error(f"--sizes: expected BATCHxCLASSES[,BATCHxCLASSES...], got {args.sizes!r}")
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, one BLAS thread, "
         f"float32 logits, integer labels, mean reduction, median of {args.repeats} rounds"
     )
-    for batch, classes in SIZES:
+    for batch, classes in sizes:
         rows = bench(batch, classes, args.repeats)
         print(f"\nlogits ({batch}, {classes}), {rows[0]['number']} call(s) per timed block")
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,24 @@ def test_cli_table_and_plot(tmp_path, capsys):
     assert "fused vs unfused" in out and f"plot saved to {path}" in out
     assert "stability" not in out
     assert path.read_text().lstrip().startswith("<?xml")
+
+
+def test_benchmark_script_runs():
+    """A smoke run of benchmarks/bench_cross_entropy.py on a tiny size (no timing asserted)."""
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/bench_cross_entropy.py", "--repeats", "1", "--sizes", "8x3"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(
+        line.startswith("fused ") and line.rstrip().endswith(tuple("0123456789")) for line in lines
+    )
+    assert "faster than unfused" in proc.stdout
