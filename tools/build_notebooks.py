@@ -432,20 +432,24 @@ loss_fused, z_fused = results[True]
 draw_graph(loss_fused, names={z_fused: "logits", labels: "labels"}, rules=True,
            title="fused: one node")"""),
     md(r"""
-And the unfused one, drawn top to bottom because it is long. Every orange ellipse is a node
-that keeps what its backward needs (the `Exp` keeps its output, the `Log` its input, the
-`GetItem` its index), and every white box is
-an intermediate array of up to $N \times C$ entries that stays alive until the backward pass
-has used it. The max shift enters as a constant (blue-grey): mathematically it cancels, so no
-gradient flows through it.
+Now both side by side, at the same scale. To get them into one picture we record both losses
+from the *same* logits and add them; the final `Add` is only there to join the two graphs.
+The fused loss is the short branch on the left. The unfused one is the long chain on the
+right: every orange ellipse is a node that keeps what its backward needs (the `Exp` keeps its
+output, the `Log` its input, the `GetItem` its index), and every white box is an intermediate
+array of up to $N \times C$ entries that stays alive until the backward pass has used it. The
+max shift enters as a constant (grey): mathematically it cancels, so no gradient flows
+through it.
 """),
     code("""
-loss_unfused, z_unfused = results[False]
+z = Tensor(logits0, requires_grad=True)
+fused_loss = F.cross_entropy(z, labels, fused=True)
+unfused_loss = F.cross_entropy(z, labels, fused=False)
 draw_graph(
-    loss_unfused,
-    names={z_unfused: "logits", labels: "labels"},
+    fused_loss + unfused_loss,  # one root, so that one picture holds both graphs
+    names={z: "logits", labels: "labels", fused_loss: "fused loss", unfused_loss: "unfused loss"},
     rankdir="TB",
-    title="unfused: primitive ops",
+    title="the same loss twice: fused (left) and unfused (right)",
 )"""),
     md(r"""
 ## The comparison tool
