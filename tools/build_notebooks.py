@@ -569,8 +569,9 @@ $\mathrm{softmax}(z) - e_1 = (1, -1, 0)$.
 
 The stability sweep of `compare_cross_entropy` does this systematically: logits
 $= \text{scale} \times \mathcal{N}(0, 1)$ for scales $1$ to $10^4$, in float32 and float64,
-each result compared with a float64 reference. "ok" means finite and accurate, "inf/nan"
-means the computation broke.
+each result compared with a float64 reference. "ok" means the loss and the gradient are both
+finite and accurate; otherwise the cell says what happened to each, as "loss/gradient":
+"nan/nan" means both came out as NaN.
 """),
     code("""
 sweep = compare_cross_entropy(batch=32, classes=10, scales=(1, 10, 100, 1e3, 1e4), repeats=1)
