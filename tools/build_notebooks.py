@@ -1123,6 +1123,8 @@ NOTEBOOK_CELLS = {
 
 def build(name: str, cells: list) -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
+    for i, cell in enumerate(nb.cells):  # stable ids: rebuilding changes no line needlessly
+        cell.id = f"{name[:2]}-{i:02d}"
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
