@@ -586,3 +586,30 @@ def test_leaked_graph_would_be_detected_by_the_live_tensor_count():
         kept.append(((x * 2.0).tanh()).sum())
     after = sum(type(o) is Tensor for o in gc.get_objects())
     assert after - before >= 30  # 4 tensors per kept graph, 40 in all
+
+
+def test_each_gradient_is_released_right_after_its_node_used_it():
+    """Watch the gradients directly: when node k runs its rule, the gradients that reached
+    nodes k+2, k+3, ... (already consumed) must be gone, not kept until the walk ends."""
+    refs: list[weakref.ref] = []
+    alive_when_called: list[int] = []
+
+    class Watch(Function):
+        """z = x;  dx = g * 1 (a fresh array)"""
+
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, g, out, x):
+            # refs[:-1]: gradients seen before the current one's producer
+            alive_when_called.append(sum(r() is not None for r in refs[1:-1]))
+            refs.append(weakref.ref(g))
+            return (g * 1.0,)
+
+    x = Tensor(np.ones(1000), requires_grad=True)
+    y = x
+    for _ in range(50):
+        y = Watch.apply(y)
+    y.backward(np.ones(1000))  # refs[0] is this seed, kept alive by the caller
+    assert len(alive_when_called) == 50
+    assert max(alive_when_called) == 0, alive_when_called
