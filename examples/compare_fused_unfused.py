@@ -28,22 +28,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+
+from _common import output_dir  # noqa: E402
 
 from tinygrad_ce import compare_cross_entropy  # noqa: E402
 
 
-def output_dir(argv: list[str]) -> Path:
-    """The directory from the first argument, else $TINYGRAD_CE_OUT, else a new temp dir."""
-    chosen = argv[0] if argv else os.environ.get("TINYGRAD_CE_OUT")
-    path = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="tinygrad_ce_compare_"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def main(argv: list[str]) -> int:
-    out = output_dir(argv)
+    out = output_dir(argv, __doc__, prefix="tinygrad_ce_compare_")
     result = compare_cross_entropy(batch=256, classes=100, repeats=15)
     print(result.table())
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from _common import read_args
 
 from tinygrad_ce import Function, GradcheckError, Tensor, explain, grad, gradcheck
 
@@ -67,7 +68,8 @@ class BrokenLogCosh(LogCosh):
         return (_tanh(x),)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    read_args(argv, __doc__)
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal((3, 4)) * 2
 
@@ -119,4 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

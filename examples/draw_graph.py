@@ -18,23 +18,14 @@ program it writes the DOT text (``.dot``) instead and says how to install Graphv
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import output_dir
 
 from tinygrad_ce import F, Tensor, draw_graph, explain
 from tinygrad_ce.viz import GraphvizNotFoundError, render_graph
-
-
-def output_dir(argv: list[str]) -> Path:
-    """The directory from the first argument, else $TINYGRAD_CE_OUT, else a new temp dir."""
-    chosen = argv[0] if argv else os.environ.get("TINYGRAD_CE_OUT")
-    path = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="tinygrad_ce_graph_"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def textbook_loss(fused: bool) -> tuple[Tensor, dict[Tensor, str], Tensor, Tensor]:
@@ -60,7 +51,7 @@ def save(dot: object, stem: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    out = output_dir(argv)
+    out = output_dir(argv, __doc__, prefix="tinygrad_ce_graph_")
     written = []
 
     loss, names, A, y = textbook_loss(fused=True)

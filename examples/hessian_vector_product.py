@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from _common import read_args
 
 from tinygrad_ce import F, Tensor, grad, jacobian, nn
 
@@ -40,7 +41,8 @@ def gradient(loss_of, w: np.ndarray) -> np.ndarray:
     return grad(loss_of(wt), wt)[0].data
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    read_args(argv, __doc__)
     rng = np.random.default_rng(0)
 
     # --- 1. an HVP for logistic regression, checked against H @ v and finite differences
@@ -109,4 +111,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -17,27 +17,17 @@ Takes a second or two. Writes ``digits_history.png`` and ``digits_mistakes.png``
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
+from _common import output_dir
 
 from tinygrad_ce import F, Tensor, data, nn, no_grad, optim
 from tinygrad_ce.train import evaluate, fit, predict
 
 
-def output_dir(argv: list[str]) -> Path:
-    """The directory from the first argument, else $TINYGRAD_CE_OUT, else a new temp dir."""
-    chosen = argv[0] if argv else os.environ.get("TINYGRAD_CE_OUT")
-    path = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="tinygrad_ce_digits_"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def main(argv: list[str]) -> int:
-    out = output_dir(argv)
+    out = output_dir(argv, __doc__, prefix="tinygrad_ce_digits_")
     X, y = data.load_digits()  # (1797, 64) pixel counts 0..16, labels 0..9
     X_train, X_test, y_train, y_test = data.train_test_split(
         X, y, test_size=0.25, seed=0, stratify=True

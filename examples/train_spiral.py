@@ -18,27 +18,17 @@ Takes about a second. Writes ``spiral_history.png`` and ``spiral_boundary.png`` 
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
+from _common import output_dir
 
 from tinygrad_ce import F, Tensor, data, nn, no_grad, optim
 from tinygrad_ce.train import fit, predict
 
 
-def output_dir(argv: list[str]) -> Path:
-    """The directory from the first argument, else $TINYGRAD_CE_OUT, else a new temp dir."""
-    chosen = argv[0] if argv else os.environ.get("TINYGRAD_CE_OUT")
-    path = Path(chosen) if chosen else Path(tempfile.mkdtemp(prefix="tinygrad_ce_spiral_"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def main(argv: list[str]) -> int:
-    out = output_dir(argv)
+    out = output_dir(argv, __doc__, prefix="tinygrad_ce_spiral_")
     X, y = data.spiral(n_per_class=100, classes=3, noise=0.2, seed=0)
     X_train, X_test, y_train, y_test = data.train_test_split(
         X, y, test_size=0.25, seed=0, stratify=True

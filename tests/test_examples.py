@@ -13,7 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
+# _common.py is their shared helper, not an example
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
 
 # the files each script writes into its output directory
 WRITES = {
@@ -117,3 +118,44 @@ def test_example_has_a_docstring_saying_what_it_teaches_and_how_to_run_it(script
     assert doc, f"{script} has no module docstring"
     assert "What it teaches" in doc
     assert f"python examples/{script}" in doc
+
+
+@pytest.mark.parametrize(
+    ("script", "flag"), [(s, "--help") for s in SCRIPTS] + [("compare_fused_unfused.py", "-h")]
+)
+def test_example_help_prints_its_docstring_and_writes_nothing(script, flag, tmp_path):
+    proc = _run(script, tmp_path, flag)
+    assert proc.returncode == 0, proc.stderr
+    doc = ast.get_docstring(ast.parse((EXAMPLES / script).read_text(encoding="utf-8")))
+    assert proc.stdout.strip() == doc.strip()
+    assert proc.stderr == ""
+    assert _files(tmp_path) == set() and not (tmp_path / flag).exists()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_example_rejects_an_unknown_option_in_one_line(script, tmp_path):
+    proc = _run(script, tmp_path, "--out", "x")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"{script}: error: unrecognized option '--out' (see --help)"
+    assert _files(tmp_path) == set() and not (tmp_path / "--out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a", "b"], "takes at most 1 argument, got 2: a b (see --help)"),
+        (["a_file"], "output directory 'a_file' is an existing file, not a directory"),
+    ],
+)
+def test_example_bad_output_directory_is_one_line(args, message, tmp_path):
+    (tmp_path / "a_file").write_text("not a directory")
+    proc = _run("draw_graph.py", tmp_path, *args)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"draw_graph.py: error: {message}"
+    assert _files(tmp_path) == {"a_file"}
+
+
+def test_example_without_outputs_takes_no_arguments(tmp_path):
+    proc = _run("custom_op.py", tmp_path, "out")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "custom_op.py: error: takes no arguments, got 1: out (see --help)"
