@@ -68,6 +68,13 @@ def test_generator_rows_are_shuffled(name):
     assert len(np.unique(y[:30])) > 1  # not sorted by class
 
 
+@pytest.mark.parametrize("name", GENERATORS)
+def test_generator_docstring_is_complete(name):
+    doc = GENERATORS[name][0].__doc__
+    assert "{" not in doc  # every shared entry was filled in
+    assert "seed : int" in doc and "X : ndarray, float32" in doc
+
+
 def test_uneven_counts_differ_by_at_most_one():
     for X, y, k in [
         (*moons(n=301), 2),

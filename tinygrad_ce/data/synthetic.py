@@ -7,11 +7,28 @@ them (so the first rows are not all one class). The same seed always gives the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 Data = tuple[np.ndarray, np.ndarray]
+_Gen = TypeVar("_Gen", bound=Callable[..., Data])
+
+# docstring entries every generator shares, filled in by @_shared_doc where {name} stands
+_DOC_ENTRIES = {
+    "noise": (
+        "noise : float\n        Standard deviation of Gaussian noise added to each coordinate."
+    ),
+    "seed": "seed : int\n        Seed of the random generator.",
+    "X": "X : ndarray, float32, shape (n, 2)",
+}
+
+
+def _shared_doc(fn: _Gen) -> _Gen:
+    """Fill the ``{noise}``, ``{seed}`` and ``{X}`` entries of ``fn``'s docstring."""
+    fn.__doc__ = (fn.__doc__ or "").format(**_DOC_ENTRIES)
+    return fn
 
 
 def _check_count(name: str, value: int, minimum: int) -> int:
@@ -41,6 +58,7 @@ def _finish(rng: np.random.Generator, points: Sequence[np.ndarray], noise: float
     return X[order].astype(np.float32), y[order]
 
 
+@_shared_doc
 def spiral(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: int = 0) -> Data:
     """Interleaved spiral arms, one per class (the CS231n toy problem); not linearly separable.
 
@@ -55,8 +73,7 @@ def spiral(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: i
         Number of arms (classes), >= 1.
     noise : float
         Standard deviation of the angular jitter.
-    seed : int
-        Seed of the random generator.
+    {seed}
 
     Returns
     -------
@@ -76,6 +93,7 @@ def spiral(n_per_class: int = 100, classes: int = 3, noise: float = 0.2, seed: i
     return _finish(rng, arms)
 
 
+@_shared_doc
 def moons(n: int = 300, noise: float = 0.1, seed: int = 0) -> Data:
     """Two interlocking half circles: class 0 arcs over the top, class 1 under the bottom.
 
@@ -83,14 +101,12 @@ def moons(n: int = 300, noise: float = 0.1, seed: int = 0) -> Data:
     ----------
     n : int
         Total number of points (>= 2), split evenly between the two classes.
-    noise : float
-        Standard deviation of Gaussian noise added to each coordinate.
-    seed : int
-        Seed of the random generator.
+    {noise}
+    {seed}
 
     Returns
     -------
-    X : ndarray, float32, shape (n, 2)
+    {X}
     y : ndarray, int64, shape (n,), values 0 or 1
     """
     n = _check_count("n", n, 2)
@@ -104,6 +120,7 @@ def moons(n: int = 300, noise: float = 0.1, seed: int = 0) -> Data:
     return _finish(rng, [upper, lower], noise)
 
 
+@_shared_doc
 def circles(n: int = 300, noise: float = 0.05, factor: float = 0.5, seed: int = 0) -> Data:
     """A ring of radius 1 (class 0) around a ring of radius ``factor`` (class 1).
 
@@ -111,16 +128,14 @@ def circles(n: int = 300, noise: float = 0.05, factor: float = 0.5, seed: int = 
     ----------
     n : int
         Total number of points (>= 2), split evenly between the two rings.
-    noise : float
-        Standard deviation of Gaussian noise added to each coordinate.
+    {noise}
     factor : float
         Radius of the inner ring, strictly between 0 and 1.
-    seed : int
-        Seed of the random generator.
+    {seed}
 
     Returns
     -------
-    X : ndarray, float32, shape (n, 2)
+    {X}
     y : ndarray, int64, shape (n,), values 0 or 1
     """
     n = _check_count("n", n, 2)
@@ -135,6 +150,7 @@ def circles(n: int = 300, noise: float = 0.05, factor: float = 0.5, seed: int = 
     return _finish(rng, rings, noise)
 
 
+@_shared_doc
 def blobs(n: int = 300, centers: int | np.ndarray = 3, std: float = 1.0, seed: int = 0) -> Data:
     """Isotropic Gaussian clusters, one per class.
 
@@ -150,12 +166,11 @@ def blobs(n: int = 300, centers: int | np.ndarray = 3, std: float = 1.0, seed: i
         Number of clusters, or their centres.
     std : float
         Standard deviation of each cluster along each axis.
-    seed : int
-        Seed of the random generator.
+    {seed}
 
     Returns
     -------
-    X : ndarray, float32, shape (n, 2)
+    {X}
     y : ndarray, int64, shape (n,), values 0..K-1
     """
     std = _check_noise(std, "std")
@@ -178,6 +193,7 @@ def blobs(n: int = 300, centers: int | np.ndarray = 3, std: float = 1.0, seed: i
     return _finish(rng, clusters)
 
 
+@_shared_doc
 def xor(n: int = 300, noise: float = 0.1, seed: int = 0) -> Data:
     """Four quadrant clusters labelled ``(x > 0) XOR (y > 0)``: the classic non-linear problem.
 
@@ -188,14 +204,12 @@ def xor(n: int = 300, noise: float = 0.1, seed: int = 0) -> Data:
     ----------
     n : int
         Total number of points (>= 4), split evenly between the four quadrants.
-    noise : float
-        Standard deviation of Gaussian noise added to each coordinate.
-    seed : int
-        Seed of the random generator.
+    {noise}
+    {seed}
 
     Returns
     -------
-    X : ndarray, float32, shape (n, 2)
+    {X}
     y : ndarray, int64, shape (n,), 1 where exactly one coordinate is positive
     """
     n = _check_count("n", n, 4)
