@@ -330,6 +330,46 @@ def test_explain_formula_matches_the_computed_gradient():
     np.testing.assert_allclose(t["A"].grad, np.outer(y, softmax - x), rtol=1e-5, atol=1e-6)
 
 
+def _textbook_parts(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((4, 3))
+    y = Tensor(rng.standard_normal(4), requires_grad=True, name="y")
+    x = Tensor(np.array([0.2, 0.7, 0.1]), name="x")
+    return A, y, x
+
+
+def test_explain_a_tensor_named_a_transpose_transposes_back():
+    A, y, x = _textbook_parts()
+    At = Tensor(A.T, name="A^T")  # a constant named as the transpose it is
+    text = explain(F.cross_entropy(At @ y, x), names={x: "x"}, quiet=True)
+    assert "^T^T" not in text
+    assert "dL/dy = A @ (softmax(A^T y) - x)" in text
+
+
+def test_explain_a_transposed_constant_is_named_after_its_tensor():
+    """``A.T`` of an A that needs no gradient is recorded as a leaf: it is labelled A^T."""
+    A_np, y, x = _textbook_parts()
+    A = Tensor(A_np, name="A")
+    text = explain(F.cross_entropy(A.T @ y, x), names={A: "A", x: "x"}, quiet=True)
+    assert "Backward pass of CE(softmax(A^T y), x)" in text
+    assert "dL/dy = A @ (softmax(A^T y) - x)" in text
+    text = explain(F.cross_entropy(y @ A.T.T, x), names={A: "A", x: "x"}, quiet=True)
+    assert "dL/dy = (softmax(y A) - x) @ A^T" in text and "^T^T" not in text
+
+
+def test_explain_a_view_of_a_named_array_is_named_only_when_it_is_that_array():
+    A_np, _, _ = _textbook_parts()
+    A = Tensor(A_np, name="A")  # (4, 3)
+    z = Tensor(np.ones(3), requires_grad=True, name="z")
+    text = explain((z @ A.data.T).sum(), names={A: "A"}, quiet=True)
+    assert "sum(z A^T)" in text and "dL/dz = 1 @ A " in text  # (A^T)^T, not a wrong A^T
+    w = Tensor(np.ones(4), requires_grad=True, name="w")
+    text = explain((w @ A.data[:, :2]).sum(), names={A: "A"}, quiet=True)
+    assert "sum(w c1)" in text and "shape (4, 2)" in text  # a slice is not A
+    # and the drawing labels the transposed array's node the same way
+    assert "A^T" in draw_graph((z @ A.data.T).sum(), names={A: "A"}).source
+
+
 def test_explain_textbook_unfused_walks_every_primitive():
     loss, names = textbook_graph(fused=False)
     text = explain(loss, names=names, quiet=True)
@@ -428,6 +468,9 @@ def test_expressions_simplify_and_parenthesise():
     assert E.add(A, A).render() == "2 * A"
     assert E.number(1.0001).render() == "1.0001"  # never rounded to 1 (which would vanish)
     assert E.number(-0.25).render() == "-0.25"
+    # a name that is a transpose cancels like one
+    assert E.name("A^T").render() == "A^T" and E.T(E.name("A^T")) == A
+    assert E.name("A^T^T") == A and E.name("^T").render() == "^T"
 
 
 def test_nn_model_names_its_parameters_and_affine_is_explained():

@@ -5,7 +5,8 @@ rendered with as few parentheses as the precedences allow, and a handful of simp
 applied as expressions are built:
 
 * ``1 * e``, ``e * 1``, ``e / 1`` -> ``e`` (the seed ``g = 1`` at a scalar loss drops out);
-* ``(e^T)^T`` -> ``e`` and ``outer(a, b)^T`` -> ``outer(b, a)``;
+* ``(e^T)^T`` -> ``e`` (also for a tensor named ``"A^T"``) and ``outer(a, b)^T`` ->
+  ``outer(b, a)``;
 * ``-(-e)`` -> ``e``, ``a + (-b)`` and ``-b + a`` -> ``a - b``, ``a - (-b)`` -> ``a + b``;
 * ``e + e`` -> ``2 * e``.
 
@@ -102,6 +103,18 @@ def atom(text: str) -> Expr:
 
 
 ONE = atom("1")
+
+
+def name(text: str) -> Expr:
+    """A tensor's name. A name ending in ``^T`` (``"A^T"``) is read as a transpose of ``A``, so
+    transposing it again gives ``A`` rather than ``A^T^T``."""
+    stem, count = text, 0
+    while stem.endswith("^T") and len(stem) > 2:
+        stem, count = stem[:-2], count + 1
+    e = atom(stem)
+    for _ in range(count):
+        e = T(e)
+    return e
 
 
 def number(value: float) -> Expr:

@@ -7,6 +7,7 @@ changes it. Every walk is iterative, so a 100,000-op chain is no problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,13 @@ def forward_order(root: Tensor, within: set[int] | None = None) -> list[Tensor]:
     With ``within`` (a set of ``id``s), only those tensors are visited. Iterative DFS; the
     order is deterministic (inputs in argument order).
     """
+    if within is None:
+        return _post_order(root, tensor_inputs)
+    return _post_order(root, lambda t: [x for x in tensor_inputs(t) if id(x) in within])
+
+
+def _post_order(root: Tensor, children: Callable[[Tensor], list[Tensor]]) -> list[Tensor]:
+    """Iterative depth-first post-order: each tensor after its ``children(t)``, ``root`` last."""
     order: list[Tensor] = []
     seen: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
@@ -42,8 +50,8 @@ def forward_order(root: Tensor, within: set[int] | None = None) -> list[Tensor]:
             continue
         seen.add(id(t))
         stack.append((t, True))
-        for x in reversed(tensor_inputs(t)):
-            if id(x) not in seen and (within is None or id(x) in within):
+        for x in reversed(children(t)):
+            if id(x) not in seen:
                 stack.append((x, False))
     return order
 
@@ -82,22 +90,14 @@ def backward_order(root: Tensor) -> list[Tensor]:
     """
     if root._ctx is None or not root.requires_grad:
         return []
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
+
+    def followed(t: Tensor) -> list[Tensor]:
         ctx = t._ctx
-        for x, need in zip(reversed(ctx.inputs), reversed(ctx.needs), strict=True):
-            if need and x._ctx is not None and id(x) not in seen:
-                stack.append((x, False))
+        return [
+            x for x, need in zip(ctx.inputs, ctx.needs, strict=True) if need and x._ctx is not None
+        ]
+
+    order = _post_order(root, followed)
     order.reverse()  # DFS post-order has inputs first
     if all(hasattr(t._ctx, "seq") for t in order):
         order.sort(key=lambda t: t._ctx.seq, reverse=True)
@@ -134,12 +134,16 @@ class Labels:
             name = names.get(t) if names else None
             name = name or t.name
             if name:
-                self._labels[id(t)] = E.atom(str(name))
+                self._labels[id(t)] = E.name(str(name))
                 self.named.add(id(t))
                 continue
             if t._ctx is None:
-                count += 1
-                self._labels[id(t)] = E.atom(f"t{count}")
+                # an unnamed leaf that is a named tensor's data (``A.T`` of an A that needs no
+                # gradient is recorded as a leaf): that name, else a symbol
+                known = self.constant_name(t._data)
+                if known is None:
+                    count += 1
+                self._labels[id(t)] = E.name(known) if known else E.atom(f"t{count}")
                 continue
             args = []
             for x in t._ctx.inputs:
@@ -170,7 +174,7 @@ class Labels:
         arr = np.asarray(value)
         known = self.constant_name(value)
         if known is not None:
-            lab = E.atom(known)
+            lab = E.name(known)
         elif arr.size == 1 and arr.ndim == 0 and arr.dtype.kind in "fiub":
             lab = E.number(float(arr.reshape(())))
         else:
@@ -184,12 +188,23 @@ class Labels:
         return lab
 
     def constant_name(self, value: Any) -> str | None:
-        """The name of a named tensor whose data ``value`` is, else None."""
+        """The name of a named tensor whose data ``value`` is, else None.
+
+        A view of a named array counts when it holds the same numbers in the same order (a
+        reshape) or is its transpose (``"A^T"``); any other view (a slice, a permutation of
+        axes) is not given the name, so no formula names the wrong array.
+        """
         if id(value) in self._by_data:
             return self._by_data[id(value)]
         base = value.base if isinstance(value, np.ndarray) else None
-        if base is not None and id(base) in self._by_data and base.size == value.size:
-            return self._by_data[id(base)]
+        if base is None or id(base) not in self._by_data or base.size != value.size:
+            return None
+        name = self._by_data[id(base)]
+        if _same_buffer(value, base) and value.flags.c_contiguous and base.flags.c_contiguous:
+            return name  # a reshape
+        if _same_buffer(value, base) and value.strides == base.strides[::-1]:
+            if value.shape == base.shape[::-1]:
+                return f"{name}^T"
         return None
 
     def __getitem__(self, t: Tensor) -> Expr:
@@ -210,3 +225,8 @@ class Labels:
 
     def is_named(self, t: Tensor) -> bool:
         return id(t) in self.named
+
+
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when ``a`` and ``b`` start at the same memory address."""
+    return a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
