@@ -17,28 +17,17 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import shutil  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_engine import median_time  # noqa: E402  # same timer as the engine benchmark
+
 from tinygrad_ce import Tensor  # noqa: E402
 from tinygrad_ce.cli.graph import mlp_graph, textbook_graph  # noqa: E402
 from tinygrad_ce.viz import draw_graph, explain  # noqa: E402
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def chain(n: int) -> tuple[Tensor, dict]:

@@ -1,4 +1,4 @@
-"""Test helpers: an independent finite-difference VJP check.
+"""Test helpers: an independent finite-difference VJP check, test values, the binary operators.
 
 ``check_vjp`` does not use ``tinygrad_ce.gradcheck``: it runs the op's forward in float64 under
 ``no_grad`` with one entry nudged at a time, and compares against ``backward`` driven by a
@@ -12,6 +12,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tinygrad_ce import Tensor, no_grad
+
+# the five arithmetic operators, as functions of two Tensors (or arrays)
+ARITHMETIC: dict[str, Callable] = {
+    "add": (lambda a, b: a + b),
+    "sub": (lambda a, b: a - b),
+    "mul": (lambda a, b: a * b),
+    "div": (lambda a, b: a / b),
+    "pow": (lambda a, b: a**b),
+}
 
 
 def numeric_vjp(

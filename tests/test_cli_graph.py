@@ -79,6 +79,45 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     assert err[-1].startswith("tinygrad-ce graph: error:")
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+        (["--out", "no_dir/g.svg"], "--out 'no_dir/g.svg': directory 'no_dir' does not exist"),
+        (["--out", "a_file/g.svg"], "--out 'a_file/g.svg': 'a_file' is a file, not a directory"),
+        (["--out", "a_dir.svg"], "--out 'a_dir.svg' is a directory, not a file name"),
+        (
+            ["--out", "g.jpg"],
+            "--out 'g.jpg': the file name must end in .svg, .png, .pdf, .dot or .gv",
+        ),
+    ],
+)
+def test_bad_values_and_paths_name_the_problem(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a directory")
+    (tmp_path / "a_dir.svg").mkdir()
+    with pytest.raises(SystemExit) as info:
+        main(["graph", *argv])
+    assert info.value.code == 2
+    assert (
+        capsys.readouterr().err.strip().splitlines()[-1] == f"tinygrad-ce graph: error: {message}"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_dir.svg", "a_file"]
+
+
+def test_a_file_that_cannot_be_written_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    from tinygrad_ce import viz
+
+    def refuse(dot, path, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(viz, "render_graph", refuse)
+    out = tmp_path / "g.dot"
+    assert main(["graph", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"tinygrad-ce graph: error: cannot write {out}: Permission denied"
+
+
 def test_missing_dot_is_reported_not_a_traceback(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(["graph", "--out", str(tmp_path / "g.svg")]) == 1

@@ -18,15 +18,16 @@ from tinygrad_ce.cli.train import build_mlp, parse_hidden
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run_main(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(["train", *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+def _train(capsys, args: str, out: Path) -> tuple[int, str, str]:
+    """``tinygrad-ce train ARGS --out OUT`` in-process: (exit code, stdout, stderr)."""
+    code = main(["train", *args.split(), "--out", str(out)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def test_default_style_run_writes_everything(tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, _ = _run_main(capsys, "--epochs", "3", "--out", str(out))
+    code, stdout, _ = _train(capsys, "--epochs 3", out)
     assert code == 0
     for name in ("model.npz", "metrics.json", "curves.png", "decision_boundary.png", "graph.svg"):
         assert (out / name).stat().st_size > 0, name
@@ -50,22 +51,8 @@ def test_default_style_run_writes_everything(tmp_path, capsys):
 
 def test_digits_run_holds_out_data_and_draws_digits(tmp_path, capsys):
     out = tmp_path / "digits"
-    code, stdout, _ = _run_main(
-        capsys,
-        "--dataset",
-        "digits",
-        "--epochs",
-        "2",
-        "--hidden",
-        "32",
-        "--out",
-        str(out),
-        "--unfused",
-        "--optimizer",
-        "sgd",
-        "--lr",
-        "0.05",
-    )
+    args = "--dataset digits --epochs 2 --hidden 32 --unfused --optimizer sgd --lr 0.05"
+    code, stdout, _ = _train(capsys, args, out)
     assert code == 0
     assert (out / "digits.png").exists() and not (out / "decision_boundary.png").exists()
     metrics = json.loads((out / "metrics.json").read_text())
@@ -86,7 +73,7 @@ def test_missing_dot_falls_back_to_dot_text(tmp_path, capsys, monkeypatch):
     original = viz.render_graph
     monkeypatch.setattr(viz, "render_graph", no_dot)
     out = tmp_path / "nodot"
-    code, stdout, _ = _run_main(capsys, "--epochs", "1", "--no-plots", "--out", str(out))
+    code, stdout, _ = _train(capsys, "--epochs 1 --no-plots", out)
     assert code == 0
     assert (out / "graph.dot").read_text().startswith("digraph")
     assert not (out / "graph.svg").exists()
@@ -107,9 +94,15 @@ def test_missing_dot_falls_back_to_dot_text(tmp_path, capsys, monkeypatch):
         (["--test-size", "1.5"], "--test-size must be in [0, 1)"),
         (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
         (["--fused", "--unfused"], "not allowed with argument"),
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+        (["--out", "a_file"], "--out 'a_file' is a file, not a folder"),
+        (["--out", "a_file/run"], "--out 'a_file/run': 'a_file' is a file, not a folder"),
+        (["--hidden", "100000000"], "makes an MLP with 600,000,003 parameters"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder")
     with pytest.raises(SystemExit) as exc:
         main(["train", *argv])
     assert exc.value.code == 2
@@ -117,6 +110,20 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
     last = err.strip().splitlines()[-1]
     assert last.startswith("tinygrad-ce train: error:")
     assert message in last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
+
+
+def test_output_folder_that_cannot_be_created_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    code, stdout, stderr = _train(capsys, "--epochs 1", tmp_path / "new")
+    assert code == 1 and stdout == ""
+    assert stderr.strip() == (
+        f"tinygrad-ce train: error: cannot create output folder {tmp_path / 'new'}: "
+        "Permission denied"
+    )
 
 
 def test_help_is_complete(capsys):
@@ -156,21 +163,8 @@ def test_parse_hidden():
 
 def test_no_hidden_layer_is_logistic_regression(tmp_path, capsys):
     out = tmp_path / "linear"
-    code, _, _ = _run_main(
-        capsys,
-        "--dataset",
-        "blobs",
-        "--hidden",
-        "0",
-        "--epochs",
-        "5",
-        "--lr",
-        "0.1",
-        "--no-plots",
-        "--no-graph",
-        "--out",
-        str(out),
-    )
+    args = "--dataset blobs --hidden 0 --epochs 5 --lr 0.1 --no-plots --no-graph"
+    code, _, _ = _train(capsys, args, out)
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"]["layers"] == "2-3" and metrics["final"]["train_accuracy"] > 0.9

@@ -204,9 +204,16 @@ def test_cli_json_run():
         (["--dtype", "float16"], "argument --dtype: invalid choice"),
         (["--scales", "1,-2"], "argument --scales: expected a positive finite number, got -2"),
         (["--plot", "out.txt"], "must end in .png, .svg or .pdf"),
+        (["--seed", "-5"], "argument --seed: expected an integer >= 0, got -5"),
+        (["--plot", "no_dir/c.png"], "--plot 'no_dir/c.png': directory 'no_dir' does not exist"),
+        (["--plot", "a_file/c.png"], "--plot 'a_file/c.png': 'a_file' is a file, not a directory"),
+        (["--plot", "a_dir.png"], "--plot 'a_dir.png' is a directory, not a file name"),
     ],
 )
-def test_cli_bad_argument_exits_2_with_one_line_error(args, message, capsys):
+def test_cli_bad_argument_exits_2_with_one_line_error(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a directory")
+    (tmp_path / "a_dir.png").mkdir()
     with pytest.raises(SystemExit) as exc:
         main(["compare", *args])
     assert exc.value.code == 2

@@ -10,20 +10,14 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import check_vjp, positive, rand
+from helpers import ARITHMETIC, check_vjp, positive, rand
 
 from tinygrad_ce import Function, Tensor
 
 SHAPES = [(), (4,), (3, 4), (1, 4), (3, 1)]
 PAIRS = list(itertools.product(SHAPES, SHAPES))
 
-BINARY = {
-    "add": (lambda a, b: a + b),
-    "sub": (lambda a, b: a - b),
-    "mul": (lambda a, b: a * b),
-    "div": (lambda a, b: a / b),
-    "pow": (lambda a, b: a**b),
-}
+BINARY = ARITHMETIC
 
 
 def _ids(pair):

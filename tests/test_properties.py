@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from helpers import check_vjp
+from helpers import ARITHMETIC, check_vjp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -12,13 +12,7 @@ from tinygrad_ce import Tensor, grad
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
-BINARY = {
-    "add": (lambda a, b: a + b),
-    "sub": (lambda a, b: a - b),
-    "mul": (lambda a, b: a * b),
-    "div": (lambda a, b: a / b),
-    "pow": (lambda a, b: a**b),
-}
+BINARY = ARITHMETIC
 
 
 def _values(shape, low, high, unique=False):

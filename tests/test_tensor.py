@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import ARITHMETIC
 
 from tinygrad_ce import Tensor
 
@@ -169,12 +170,7 @@ def test_scalar_leaf_grad_is_an_ndarray():
 A = np.array([[1.0, 2.0, -3.0], [0.5, -1.5, 2.0]])
 B = np.array([[2.0, -1.0, 0.5], [1.5, 3.0, -2.0]])
 
-BINARY = {
-    "add": (lambda a, b: a + b),
-    "sub": (lambda a, b: a - b),
-    "mul": (lambda a, b: a * b),
-    "div": (lambda a, b: a / b),
-}
+BINARY = {name: f for name, f in ARITHMETIC.items() if name != "pow"}
 
 
 @pytest.mark.parametrize("op", BINARY)
@@ -270,7 +266,7 @@ F64 = np.array([0.5, -1.0, 2.0], dtype=np.float64)
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "pow", "matmul"])
 @pytest.mark.parametrize("left,right", [(F32, F64), (F64, F32), (F32, F32), (F64, F64)])
 def test_mixed_float_dtypes_follow_numpy_and_grads_keep_input_dtype(op, left, right):
-    f = {**BINARY, "pow": (lambda a, b: a**b), "matmul": (lambda a, b: a @ b)}[op]
+    f = {**ARITHMETIC, "matmul": (lambda a, b: a @ b)}[op]
     x = Tensor(np.abs(left) + 0.5, requires_grad=True)
     y = Tensor(right, requires_grad=True)
     out = f(x, y)

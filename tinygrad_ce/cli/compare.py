@@ -13,35 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
+from .argtypes import check_output_file, non_negative_int, positive_float, positive_int
 
 
 def _scales(text: str) -> tuple[float, ...]:
     parts = [p for p in text.split(",") if p.strip()]
     if not parts:
         raise argparse.ArgumentTypeError("expected a comma-separated list of scales, e.g. 1,10,100")
-    return tuple(_positive_float(p.strip()) for p in parts)
+    return tuple(positive_float(p.strip()) for p in parts)
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -57,8 +38,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "naive formula -log(exp(z_y) / sum(exp(z))) breaks."
         ),
     )
-    parser.add_argument("--batch", type=_positive_int, default=64, help="rows (default 64)")
-    parser.add_argument("--classes", type=_positive_int, default=10, help="classes (default 10)")
+    parser.add_argument("--batch", type=positive_int, default=64, help="rows (default 64)")
+    parser.add_argument("--classes", type=positive_int, default=10, help="classes (default 10)")
     parser.add_argument(
         "--dtype",
         choices=("float32", "float64"),
@@ -66,12 +47,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="dtype of the logits for agreement and timing (default float64)",
     )
     parser.add_argument(
-        "--scale", type=_positive_float, default=1.0, help="logits = scale * N(0, 1) (default 1)"
+        "--scale", type=positive_float, default=1.0, help="logits = scale * N(0, 1) (default 1)"
     )
     parser.add_argument(
-        "--repeats", type=_positive_int, default=20, help="timed rounds; medians (default 20)"
+        "--repeats", type=positive_int, default=20, help="timed rounds; medians (default 20)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of logits and labels")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of logits and labels (default 0)"
+    )
     parser.add_argument(
         "--scales",
         type=_scales,
@@ -91,15 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from tinygrad_ce.compare import DEFAULT_SCALES, compare_cross_entropy
 
     if args.plot:
-        path = Path(args.plot)
-        if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-            args._parser.error(
-                f"--plot {args.plot!r}: the file name must end in .png, .svg or .pdf"
-            )
-        if not path.parent.is_dir():
-            args._parser.error(
-                f"--plot {args.plot!r}: directory {str(path.parent)!r} does not exist"
-            )
+        check_output_file(args._parser.error, "--plot", args.plot, (".png", ".svg", ".pdf"))
         try:
             import matplotlib  # noqa: F401
         except ImportError:
@@ -118,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             result.plot(args.plot)
         except (OSError, ValueError) as err:
+            reason = getattr(err, "strerror", None) or err
             print(
-                f"tinygrad-ce compare: error: cannot write plot {args.plot!r}: {err}",
+                f"tinygrad-ce compare: error: cannot write plot {args.plot!r}: {reason}",
                 file=sys.stderr,
             )
             return 1

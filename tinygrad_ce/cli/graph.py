@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .argtypes import check_output_file, non_negative_int
 
 _SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 
@@ -105,16 +106,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--max-nodes", type=int, default=200, help="draw at most N nodes")
     parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 96)")
     parser.add_argument("--title", default=None, help="a caption above the picture")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the example's values")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed for the example's values"
+    )
     parser.set_defaults(func=run, _parser=parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     parser = args._parser
-    out = Path(args.out)
-    if out.suffix.lower() not in _SUFFIXES:
-        parser.error(f"--out {args.out!r}: the file name must end in one of {', '.join(_SUFFIXES)}")
+    out = check_output_file(parser.error, "--out", args.out, _SUFFIXES)
     if args.max_nodes < 2:
         parser.error(f"--max-nodes must be at least 2, got {args.max_nodes}")
     if args.dpi is not None and not 10 <= args.dpi <= 1200:
@@ -153,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
         render_graph(dot, out, dpi=args.dpi)
     except GraphvizNotFoundError as err:
         print(f"tinygrad-ce graph: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(
+            f"tinygrad-ce graph: error: cannot write {out}: {err.strerror or err}", file=sys.stderr
+        )
         return 1
     kind = "fused" if fused else "unfused"
     print(f"wrote {out} ({which}, {kind} loss = {float(loss.item()):.4f})", file=sys.stderr)

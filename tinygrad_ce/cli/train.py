@@ -26,11 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from .argtypes import check_output_dir, non_negative_int
+
 # per data set: hidden sizes and epochs used when --hidden / --epochs are not given, and the
 # held-out fraction when --test-size is not given
 PRESETS: dict[str, dict[str, Any]] = {
     "digits": {"hidden": [128], "epochs": 30, "test_size": 0.2, "standardize": True},
 }
+# the trainer is for small models: refuse (rather than run out of memory) above this
+MAX_PARAMETERS = 20_000_000
 DEFAULT_PRESET: dict[str, Any] = {
     "hidden": [64, 64],
     "epochs": 100,
@@ -132,7 +136,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="fraction held out for testing, in [0, 1) (default: per data set)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed for data, weights, batches (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed for data, weights, batches (default: 0)",
     )
     parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/<dataset>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -196,8 +203,7 @@ def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
     test_size = preset["test_size"] if args.test_size is None else args.test_size
     if not 0 <= test_size < 1:
         error(f"--test-size must be in [0, 1), got {test_size}")
-    if args.seed < 0:
-        error(f"--seed must be >= 0, got {args.seed}")
+    out = check_output_dir(error, "--out", args.out or str(Path("runs") / args.dataset))
     weight_decay = args.weight_decay
     if weight_decay is None:
         weight_decay = 0.01 if args.optimizer == "adamw" else 0.0
@@ -216,7 +222,7 @@ def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
         "test_size": float(test_size),
         "standardize": bool(preset["standardize"]),
         "seed": int(args.seed),
-        "out": str(args.out or Path("runs") / args.dataset),
+        "out": str(out),
         "no_progress": bool(args.no_progress),
         "no_plots": bool(args.no_plots),
         "no_graph": bool(args.no_graph),
@@ -238,6 +244,11 @@ def build_mlp(n_in: int, hidden: list[int], n_out: int, activation: str = "relu"
         width = h
     layers.append(nn.Linear(width, n_out))
     return nn.Sequential(*layers)
+
+
+def mlp_parameters(sizes: list[int]) -> int:
+    """The number of weights and biases of an MLP with layer widths ``sizes``."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def build_optimizer(cfg: dict[str, Any], params: Any) -> Any:
@@ -377,24 +388,34 @@ def _fmt_pct(x: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     """Train, save, compare, report. Returns the exit code."""
     parser = args._parser
+    started = time.perf_counter()
     cfg = resolve_config(args, parser.error)
+    d = _load(cfg)
+    n_params = mlp_parameters([d["X_train"].shape[1], *cfg["hidden"], d["classes"]])
+    if n_params > MAX_PARAMETERS:
+        parser.error(
+            f"--hidden {','.join(map(str, cfg['hidden']))} makes an MLP with {n_params:,} "
+            f"parameters; this trainer is for small models (at most {MAX_PARAMETERS:,})"
+        )
     with _one_blas_thread():
-        return _run(cfg)
+        return _run(cfg, d, started)
 
 
-def _run(cfg: dict[str, Any]) -> int:
+def _run(cfg: dict[str, Any], d: dict[str, Any], started: float) -> int:
     from tinygrad_ce import data, nn
     from tinygrad_ce.train import evaluate, fit, fused_vs_unfused
 
-    started = time.perf_counter()
     out = Path(cfg["out"])
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        print(f"tinygrad-ce train: cannot create output folder {out}: {err}", file=sys.stderr)
+        reason = err.strerror or err
+        print(
+            f"tinygrad-ce train: error: cannot create output folder {out}: {reason}",
+            file=sys.stderr,
+        )
         return 1
 
-    d = _load(cfg)
     nn.manual_seed(cfg["seed"])
     model = build_mlp(d["X_train"].shape[1], cfg["hidden"], d["classes"], cfg["activation"])
     optimizer = build_optimizer(cfg, model.parameters())
