@@ -256,6 +256,13 @@ def test_render_png_dpi_and_explicit_format(tmp_path):
     assert "dpi" not in dot.source  # the caller's graph is not changed
 
 
+def test_render_graph_is_a_lazy_top_level_name():
+    import tinygrad_ce
+
+    assert "render_graph" in tinygrad_ce.__all__
+    assert tinygrad_ce.render_graph is render_graph
+
+
 def test_render_dot_text_needs_no_graphviz(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     loss, names = textbook_graph()

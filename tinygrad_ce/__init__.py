@@ -25,6 +25,7 @@ _LAZY = {
     "data": "tinygrad_ce.data",
     "draw_graph": "tinygrad_ce.viz",
     "explain": "tinygrad_ce.viz",
+    "render_graph": "tinygrad_ce.viz",
     "compare_cross_entropy": "tinygrad_ce.compare",
 }
 
@@ -46,7 +47,9 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module = importlib.import_module(_LAZY[name])
-        value = module if name in ("functional", "F", "nn", "optim", "data") else getattr(module, name)
+        value = (
+            module if name in ("functional", "F", "nn", "optim", "data") else getattr(module, name)
+        )
         globals()[name] = value
         return value
     raise AttributeError(f"module 'tinygrad_ce' has no attribute {name!r}")

@@ -111,7 +111,9 @@ def gradcheck(
     v = np.ones(()) if out.size == 1 else rng.standard_normal(out.shape)
     differentiable = [i for i, t in enumerate(tensors) if t.requires_grad]
     if out.requires_grad:
-        analytic = grad(out, [tensors[i] for i in differentiable], grad_outputs=v.reshape(out.shape))
+        analytic = grad(
+            out, [tensors[i] for i in differentiable], grad_outputs=v.reshape(out.shape)
+        )
     else:
         analytic = [Tensor(np.zeros(tensors[i].shape)) for i in differentiable]
 
