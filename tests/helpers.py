@@ -23,6 +23,10 @@ ARITHMETIC: dict[str, Callable] = {
 }
 
 
+# the paths the ``awkward_paths`` fixture (conftest.py) creates, sorted
+AWKWARD = ["a_dir.png", "a_dir.svg", "a_file"]
+
+
 def numeric_vjp(
     fn: Callable[..., Tensor],
     arrays: Sequence[np.ndarray],

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import AWKWARD
 
 from tinygrad_ce.cli import main
 
@@ -92,17 +93,13 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
         ),
     ],
 )
-def test_bad_values_and_paths_name_the_problem(argv, message, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a_file").write_text("not a directory")
-    (tmp_path / "a_dir.svg").mkdir()
+def test_bad_values_and_paths_name_the_problem(argv, message, capsys, awkward_paths):
     with pytest.raises(SystemExit) as info:
         main(["graph", *argv])
     assert info.value.code == 2
-    assert (
-        capsys.readouterr().err.strip().splitlines()[-1] == f"tinygrad-ce graph: error: {message}"
-    )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_dir.svg", "a_file"]
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"tinygrad-ce graph: error: {message}"
+    assert sorted(p.name for p in awkward_paths.iterdir()) == AWKWARD  # nothing written
 
 
 def test_a_file_that_cannot_be_written_is_one_line_exit_1(tmp_path, capsys, monkeypatch):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import AWKWARD
 
 from tinygrad_ce import nn
 from tinygrad_ce.cli import main
@@ -100,9 +101,7 @@ def test_missing_dot_falls_back_to_dot_text(tmp_path, capsys, monkeypatch):
         (["--hidden", "100000000"], "makes an MLP with 600,000,003 parameters"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a_file").write_text("not a folder")
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, awkward_paths):
     with pytest.raises(SystemExit) as exc:
         main(["train", *argv])
     assert exc.value.code == 2
@@ -110,7 +109,7 @@ def test_bad_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path, mon
     last = err.strip().splitlines()[-1]
     assert last.startswith("tinygrad-ce train: error:")
     assert message in last
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing was written
+    assert sorted(p.name for p in awkward_paths.iterdir()) == AWKWARD  # nothing was written
 
 
 def test_output_folder_that_cannot_be_created_is_one_line_exit_1(tmp_path, capsys, monkeypatch):

@@ -210,10 +210,7 @@ def test_cli_json_run():
         (["--plot", "a_dir.png"], "--plot 'a_dir.png' is a directory, not a file name"),
     ],
 )
-def test_cli_bad_argument_exits_2_with_one_line_error(args, message, capsys, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a_file").write_text("not a directory")
-    (tmp_path / "a_dir.png").mkdir()
+def test_cli_bad_argument_exits_2_with_one_line_error(args, message, capsys, awkward_paths):
     with pytest.raises(SystemExit) as exc:
         main(["compare", *args])
     assert exc.value.code == 2
