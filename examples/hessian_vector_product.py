@@ -42,7 +42,7 @@ def gradient(loss_of, w: np.ndarray) -> np.ndarray:
 
 
 def main(argv: list[str]) -> int:
-    read_args(argv, __doc__)
+    read_args(argv, __doc__, max_args=1)  # an output directory is accepted; nothing is written
     rng = np.random.default_rng(0)
 
     # --- 1. an HVP for logistic regression, checked against H @ v and finite differences

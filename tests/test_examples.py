@@ -155,7 +155,9 @@ def test_example_bad_output_directory_is_one_line(args, message, tmp_path):
     assert _files(tmp_path) == {"a_file"}
 
 
-def test_example_without_outputs_takes_no_arguments(tmp_path):
-    proc = _run("custom_op.py", tmp_path, "out")
+def test_example_without_outputs_accepts_a_directory_but_not_two(tmp_path):
+    proc = _run("custom_op.py", tmp_path, "a", "b")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "custom_op.py: error: takes no arguments, got 1: out (see --help)"
+    assert proc.stderr.strip() == (
+        "custom_op.py: error: takes at most 1 argument, got 2: a b (see --help)"
+    )
