@@ -2,9 +2,10 @@
 
 A ``Tensor`` produced by an op keeps a reference to the ``Function`` instance that made it
 (``tensor._ctx``). That node holds the op's inputs and whatever its backward rule needs. The
-backward pass sorts the graph iteratively (no recursion, so deep graphs are fine), visits the
-tensors from the output back to the leaves, calls each node's vector-Jacobian product (VJP)
-rule once with the summed upstream gradient, and frees that gradient as soon as it is used.
+backward pass walks the graph iteratively (no recursion, so deep graphs are fine), visits the
+tensors from the output back to the leaves in reverse creation order, calls each node's
+vector-Jacobian product (VJP) rule once with the summed upstream gradient, and frees that
+gradient as soon as it is used.
 
 Every rule is written with operations that both ``np.ndarray`` and ``Tensor`` support. On the
 fast path (``create_graph=False``) the rules run on plain arrays and nothing is recorded; with
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import heapq
 import itertools
-import operator
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -131,9 +132,9 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
-        """Run the op on Tensors or constants; record it when grad mode is on and an input needs it."""
+        """Run the op on Tensors or constants; recorded in grad mode when an input needs grad."""
         fn = object.__new__(cls)
-        # This is the hot path of every op, hence the unrolled one- and two-input cases.
+        # This is the hot path of every op, hence the unrolled one-, two- and three-input cases.
         if len(inputs) == 2:
             a, b = inputs
             if isinstance(a, Tensor):
@@ -147,9 +148,25 @@ class Function:
             arrays, needs = (a_data, b_data), _NEEDS2[a_needs][b_needs]
         elif len(inputs) == 1 and isinstance(inputs[0], Tensor):
             arrays, needs = (inputs[0]._data,), _NEEDS1[inputs[0].requires_grad]
-        else:
-            arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
-            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
+        elif (
+            len(inputs) == 3  # Affine (x, W, b): every linear layer, every step
+            and isinstance(inputs[0], Tensor)
+            and isinstance(inputs[1], Tensor)
+            and isinstance(inputs[2], Tensor)
+        ):
+            a, b, c = inputs
+            arrays = (a._data, b._data, c._data)
+            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
+        else:  # other cases (constants among three or more inputs, a constant alone): one pass
+            arrays_l, needs_l = [], []
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    arrays_l.append(x._data)
+                    needs_l.append(x.requires_grad)
+                else:
+                    arrays_l.append(x if isinstance(x, _CONSTANT) else np.asarray(x))
+                    needs_l.append(False)
+            arrays, needs = tuple(arrays_l), tuple(needs_l)
         out = fn.forward(*arrays, **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -163,6 +180,7 @@ class Function:
 
 
 _sequence = itertools.count()  # creation order of recorded ops: inputs always come first
+heappush, heappop = heapq.heappush, heapq.heappop
 # shared `needs` tuples for one and two inputs (indexed by bools): no allocation per op
 _NEEDS1 = ((False,), (True,))
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
@@ -188,9 +206,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
-    if extra < 0 or any(
-        n != 1 and n != gshape[i + extra] for i, n in enumerate(shape)
-    ):
+    if extra < 0 or any(n != 1 and n != gshape[i + extra] for i, n in enumerate(shape)):
         raise ValueError(
             f"gradient of shape {gshape} cannot be reduced to the input's shape {shape}"
         )
@@ -204,26 +220,6 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     return g.reshape(shape)
 
 
-def _sorted_graph(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Non-leaf tensors that need a gradient and are reachable from ``roots``, outputs first.
-
-    Gathered with an explicit stack (no recursion) and ordered by creation: an op's inputs
-    always exist before it runs, so decreasing ``seq`` is a valid reverse topological order.
-    """
-    seen = {r for r in roots if r._ctx is not None}
-    stack = list(seen)
-    while stack:
-        ctx = stack.pop()._ctx
-        for x, need in zip(ctx.inputs, ctx.needs):
-            if need and x._ctx is not None and x not in seen:
-                seen.add(x)
-                stack.append(x)
-    return sorted(seen, key=_creation_order, reverse=True)
-
-
-_creation_order = operator.attrgetter("_ctx.seq")
-
-
 def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
     """Check and convert the gradient that starts the backward pass at ``root``."""
     if g is None:
@@ -234,7 +230,7 @@ def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
                 "Reduce it first (for example `out.sum().backward()`) or pass "
                 "`grad=np.ones(out.shape)`."
             )
-        g = np.ones_like(root._data)
+        g = np.ones(root._data.shape, root._data.dtype)  # np.ones_like costs 3x more
     elif isinstance(g, Tensor):
         g = g if create_graph else g._data
     else:
@@ -260,39 +256,39 @@ def backprop(
     is None, gradients of leaves are accumulated into their ``.grad`` (``Tensor.backward``).
     Otherwise the gradients of the ``wanted`` tensors are returned in a dict keyed by ``id``
     and ``.grad`` is left untouched (``grad()``).
+
+    This runs once per training step, so its fixed cost matters for small models: the leaf
+    bookkeeping is written inline rather than in helper calls.
     """
-    grads: dict[Tensor, Any] = {}
+    grads: dict[Tensor, Any] = {}  # summed upstream gradient of each non-leaf still to visit
     collect = {id(t): None for t in wanted} if wanted is not None else None
     handed_out: set[int] = set()  # arrays already stored somewhere: copy before keeping them
     # .grad is written only once the whole walk has succeeded: a rule that raises midway
     # leaves every .grad as it was
     pending: dict[Tensor, Any] = {}
 
-    def send_to_leaf(t: Tensor, g: Any) -> None:
-        if collect is None:
-            prev = pending.get(t)
-            pending[t] = g if prev is None else prev + g
-        elif id(t) in collect:
-            prev = collect[id(t)]
-            collect[id(t)] = g if prev is None else prev + g
-
     for root, g in zip(roots, seeds, strict=True):
         handed_out.add(id(g))
         if root._ctx is None:
-            send_to_leaf(root, g)
+            _send_to_leaf(root, g, pending, collect)
         else:
             prev = grads.get(root)
             grads[root] = g if prev is None else prev + g
 
+    # Tensors whose gradient is complete are visited newest first: an op's inputs always exist
+    # before it runs (``seq`` counts recorded ops), so when the newest pending tensor is taken,
+    # every op that used it is newer and has already sent its share. A heap of the pending
+    # tensors gives that order; only tensors that actually receive a gradient enter it.
+    heap = [(-t._ctx.seq, t) for t in grads]
+    heapq.heapify(heap)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # the walk creates no reference cycles; collecting during it only costs time
     mode_before = _mode.enabled
     _mode.enabled = create_graph  # rules record a graph only when one is wanted
     try:
-        for t in _sorted_graph(roots):
-            g = grads.pop(t, None)
-            if g is None:
-                continue
+        while heap:
+            t = heappop(heap)[1]
+            g = grads.pop(t)
             if collect is not None and id(t) in collect:
                 collect[id(t)] = g
             elif t._retains_grad and not create_graph:
@@ -302,6 +298,7 @@ def backprop(
                 in_grads = ctx.backward(g, t, *ctx.inputs)
             else:
                 in_grads = ctx.backward(g, t._data, *ctx.arrays)
+            del g  # the rule was its last user: free it now (no refs left in the walk)
             for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
                 if not need or gx is None:
                     continue
@@ -310,18 +307,43 @@ def backprop(
                     gx = unbroadcast(gx, xdata.shape)
                 if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
                     gx = gx.astype(xdata.dtype)
-                if x._ctx is None:
-                    send_to_leaf(x, gx)
-                else:
+                if x._ctx is not None:
                     prev = grads.get(x)
-                    grads[x] = gx if prev is None else prev + gx
+                    if prev is None:
+                        grads[x] = gx
+                        heappush(heap, (-x._ctx.seq, x))
+                    else:
+                        grads[x] = prev + gx
+                elif collect is None:  # a leaf, for Tensor.backward: summed in `pending`
+                    prev = pending.get(x)
+                    pending[x] = gx if prev is None else prev + gx
+                elif id(x) in collect:  # a leaf wanted by grad()
+                    prev = collect[id(x)]
+                    collect[id(x)] = gx if prev is None else prev + gx
+            del in_grads
     finally:
         _mode.enabled = mode_before
         if gc_was_enabled:
             gc.enable()
     for t, g in pending.items():
-        _accumulate_leaf(t, g, handed_out)
+        if (
+            t._grad is None and type(g) is np.ndarray and g.base is None and id(g) not in handed_out
+        ):  # the common case, inline: a fresh array becomes .grad as it is
+            handed_out.add(id(g))
+            t._grad = g
+        else:
+            _accumulate_leaf(t, g, handed_out)
     return collect
+
+
+def _send_to_leaf(t: Tensor, g: Any, pending: dict, collect: dict | None) -> None:
+    """Add ``g`` to leaf ``t``'s pending gradient (or to ``collect`` for ``grad()``)."""
+    if collect is None:
+        prev = pending.get(t)
+        pending[t] = g if prev is None else prev + g
+    elif id(t) in collect:
+        prev = collect[id(t)]
+        collect[id(t)] = g if prev is None else prev + g
 
 
 def _accumulate_leaf(t: Tensor, g: Any, handed_out: set[int]) -> None:

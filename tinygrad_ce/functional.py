@@ -84,6 +84,18 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
     return ones
 
 
+_UINTP = np.dtype(np.uintp)
+_max = np.maximum.reduce
+
+
+@functools.lru_cache(maxsize=32)
+def _row_starts(n: int, c: int) -> np.ndarray:
+    """``[0, c, 2c, ...]``: the flat index of each row's first element in an (n, c) array."""
+    starts = np.arange(0, n * c, c)
+    starts.flags.writeable = False
+    return starts
+
+
 def _row_sums(a: np.ndarray) -> np.ndarray:
     """``a.sum(axis=1)`` for a 2-D array, as ``a @ ones``: BLAS sums rows about 3x faster
     than numpy's reduction along the last axis, with the same accuracy in practice."""
@@ -240,7 +252,7 @@ def mse_loss(pred: Any, target: Any, reduction: Reduction = "mean") -> Tensor:
 # cross-entropy: reading and checking the target once, for both paths
 
 
-@dataclass
+@dataclass(slots=True)
 class _Target:
     """The loss target in flat form, shared by the fused node and the composed graph.
 
@@ -268,11 +280,8 @@ class _Target:
     ignored: np.ndarray | None = None  # (N,) bool or None
     # probabilities: the raw target (Tensor when it needs a gradient, else ndarray)
     probs: Any = None
-
-    @property
-    def plain(self) -> bool:
-        """Class indices with no weight, no ignored row and no smoothing: T is one-hot."""
-        return self.kind == "index" and isinstance(self.a, float) and self.b is None
+    # class indices with no weight, no ignored row and no smoothing: T is one-hot (a = 1.0)
+    plain: bool = False
 
     @property
     def wsum(self) -> float:
@@ -349,7 +358,7 @@ def _read_target(
                 ignored = None
         # cheap test first (two reductions); locate the culprit only when there is one
         bad = None
-        if n and y.view(np.uintp).max() >= classes:  # negatives wrap to huge unsigned values
+        if n and _max(y.view(_UINTP)) >= classes:  # negatives wrap to huge unsigned values
             bad = (y < 0) | (y >= classes)
             if ignored is not None:
                 bad &= ~ignored
@@ -367,7 +376,7 @@ def _read_target(
             y = np.where(ignored, 0, y)
         plain = weight is None and ignored is None and not eps
         if plain:
-            return _Target("index", n, classes, batch, eps, None, float(n), y=y)
+            return _Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
         wy = np.ones(n, dtype) if weight is None else weight[y]
         if ignored is not None:
             wy = np.where(ignored, 0, wy).astype(dtype)
@@ -442,15 +451,40 @@ class SoftmaxCrossEntropy(Function):
 
     def forward(self, z, target, spec: _Target, reduction: str):
         self.spec, self.reduction = spec, reduction
+        m = z.max(axis=-1, keepdims=True)  # (..., 1), the shift
+        loss = self._row_losses(z, m, target)
+        total = None if reduction == "none" else loss.sum()
+        # A row whose max is +-inf or NaN must not be shifted (see `_shift`). Such a row always
+        # makes its loss NaN here (inf - inf), so a finite total proves every max finite and
+        # the full test (two more passes) runs only for a non-finite result, or when that proof
+        # is unavailable (per-row losses, ignored rows zeroed).
+        if (
+            total is None or spec.ignored is not None or not math.isfinite(total)
+        ) and not np.isfinite(m).all():
+            m = _shift(z, -1)
+            loss = self._row_losses(z, m, target)
+            total = None if reduction == "none" else loss.sum()
+        if total is None:
+            self.scale = 1.0
+            return loss.reshape(spec.batch_shape)
+        if reduction == "sum":
+            self.scale = 1.0
+            return total
+        # mean: nothing to average (all targets ignored, or an empty batch) gives 0, not NaN
+        self.scale = 1.0 / spec.denominator if spec.denominator else 0.0
+        return total * self.scale
+
+    def _row_losses(self, z, m, target):
+        """The loss of each row, (N,), with the logits shifted by ``m``; keeps ``e``, ``s``."""
+        spec = self.spec
         n, c = spec.n, spec.classes
-        m = _shift(z, -1)  # (..., 1)
         # shifted logits, z's shape, C-contiguous even for transposed logits (so the reshapes
         # below are views); becomes exp(z - m) in place below
         e = np.subtract(z, m, order="C")
         e2 = e.reshape(n, c)
         if spec.kind == "index":
             # flat positions of the labels: 1-D fancy indexing is cheaper than (rows, y)
-            self.at_labels = at_labels = np.arange(0, n * c, c) + spec.y
+            self.at_labels = at_labels = _row_starts(n, c) + spec.y
             lin = e.reshape(-1)[at_labels]  # z[y] - m
             if not spec.plain:
                 lin = lin * spec.a
@@ -470,16 +504,7 @@ class SoftmaxCrossEntropy(Function):
                 loss = row_sum * np.log(s) - lin
             loss[spec.ignored] = 0
         self.e, self.s, self.m, self.row_sum = e, s, m, row_sum
-        if reduction == "none":
-            self.scale = 1.0
-            return loss.reshape(spec.batch_shape)
-        total = loss.sum()
-        if reduction == "sum":
-            self.scale = 1.0
-            return total
-        # mean: nothing to average (all targets ignored, or an empty batch) gives 0, not NaN
-        self.scale = 1.0 / spec.denominator if spec.denominator else 0.0
-        return total * self.scale
+        return loss
 
     def backward(self, g, out, z, target):
         spec = self.spec
@@ -623,19 +648,22 @@ def cross_entropy(
     index out of range, negative or non-finite probabilities, a target or weight of the wrong
     shape, an unknown reduction or a label_smoothing outside [0, 1].
     """
-    _check_reduction(reduction)
-    logits = _float_tensor(logits, "cross_entropy logits")
-    if logits.ndim == 0 or logits.shape[-1] == 0:
+    if reduction not in _REDUCTIONS:
+        _check_reduction(reduction)
+    if type(logits) is not Tensor or logits._data.dtype.kind != "f":
+        logits = _float_tensor(logits, "cross_entropy logits")
+    shape = logits._data.shape
+    if not shape or shape[-1] == 0:
         raise ValueError(
             f"cross_entropy: logits must have shape (C,) or (..., C) with C >= 1 classes on the "
-            f"last axis, got shape {logits.shape}"
+            f"last axis, got shape {shape}"
         )
     eps = float(label_smoothing)
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {eps}")
     if ignore_index is not None and not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"cross_entropy: ignore_index must be an int, got {ignore_index!r}")
-    w = _check_weight(weight, logits.shape[-1], logits.dtype)
+    w = None if weight is None else _check_weight(weight, shape[-1], logits._data.dtype)
     spec = _read_target(logits, target, w, ignore_index, eps)
     if not fused:
         return _cross_entropy_unfused(logits, spec, reduction)

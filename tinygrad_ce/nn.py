@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import functional as F
+from . import ops
 from .autograd import Function
 from .tensor import Tensor
 
@@ -324,9 +325,12 @@ class Affine(Function):
 
     def backward(self, g, out, x, w, b=None):
         needs = self.needs
-        rows_g = g.reshape((-1, g.shape[-1]))
+        if len(g.shape) == 2:  # (rows, out) already: no reshapes (this runs every step)
+            rows_g, rows_x = g, x
+        else:
+            rows_g, rows_x = g.reshape((-1, g.shape[-1])), x.reshape((-1, x.shape[-1]))
         dx = g @ w if needs[0] else None
-        dw = rows_g.swapaxes(-1, -2) @ x.reshape((-1, x.shape[-1])) if needs[1] else None
+        dw = rows_g.swapaxes(-1, -2) @ rows_x if needs[1] else None
         if len(needs) == 2:
             return dx, dw
         return dx, dw, (rows_g.sum(axis=0) if needs[2] else None)
@@ -386,7 +390,8 @@ class Linear(Module):
     def forward(self, x: Any) -> Tensor:
         if not isinstance(x, Tensor):
             x = Tensor(np.asarray(x))
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        shape = x._data.shape
+        if not shape or shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear({self.in_features}, {self.out_features}) expects inputs of shape "
                 f"(..., {self.in_features}), got {x.shape}"
@@ -445,8 +450,9 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        for layer in self._layers():
-            x = layer(x)
+        layers = self.__dict__
+        for name in self._module_names:
+            x = layers[name](x)
         return x
 
 
@@ -454,7 +460,7 @@ class ReLU(Module):
     """``max(x, 0)`` elementwise."""
 
     def forward(self, x: Any) -> Tensor:
-        return _to_tensor(x).relu()
+        return ops.ReLU.apply(x if isinstance(x, Tensor) else _to_tensor(x))
 
 
 class Tanh(Module):

@@ -240,31 +240,38 @@ class Adam(Optimizer):
     def _step_group(self, group: dict[str, Any]) -> None:
         lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
+        one_minus_b1, one_minus_b2 = 1.0 - beta1, 1.0 - beta2
+        states = self.state
+        last_t, step_size, root_bc2 = -1, 0.0, 1.0  # bias corrections, shared by equal steps
         for p in group["params"]:
-            grad, data = p._grad, p._data
+            grad = p._grad
             if grad is None:
                 continue
+            data = p._data
             g = grad
             if wd != 0.0:
                 if self.decoupled_weight_decay:
                     data *= 1.0 - lr * wd
                 else:
                     g = grad + wd * data  # a new array: p.grad stays as it is
-            state = self.state.get(id(p))
+            state = states.get(id(p))
             if state is None:
-                state = self.state[id(p)] = {
+                state = states[id(p)] = {
                     "step": 0,
                     "exp_avg": np.zeros_like(data),
                     "exp_avg_sq": np.zeros_like(data),
                 }
             t = state["step"] = state["step"] + 1
+            if t != last_t:
+                last_t = t
+                step_size = lr / (1.0 - beta1**t)
+                root_bc2 = math.sqrt(1.0 - beta2**t)
             m, v = state["exp_avg"], state["exp_avg_sq"]
             m *= beta1
-            m += (1.0 - beta1) * g
+            m += one_minus_b1 * g
             v *= beta2
-            v += (1.0 - beta2) * (g * g)
-            step_size = lr / (1.0 - beta1**t)
-            denom = np.sqrt(v) / math.sqrt(1.0 - beta2**t)
+            v += one_minus_b2 * (g * g)
+            denom = np.sqrt(v) / root_bc2
             denom += eps
             data -= step_size * (m / denom)
 
