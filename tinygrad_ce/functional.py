@@ -514,7 +514,8 @@ class SoftmaxCrossEntropy(Function):
             r = r * self.scale
         if isinstance(z, Tensor):
             return self._graph_backward(r, z, target)
-        r_col = r.reshape(-1, 1) if np.ndim(r) else r
+        # r is one number for "mean"/"sum", one per row for "none": then a column for (N, C)
+        r_col = r.reshape(-1, 1) if self.reduction == "none" else r
         dz = dt = None
         if spec.kind == "prob" and self.needs[1]:  # dloss/dt = -(1 - eps) * w * log p
             logp = z.reshape(n, c) - self.m.reshape(n, 1) - np.log(self.s).reshape(-1, 1)
