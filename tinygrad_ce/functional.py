@@ -338,8 +338,8 @@ def _read_target(
     logits: Tensor, target: Any, weight: np.ndarray | None, ignore_index: int | None, eps: float
 ) -> _Target:
     """Check ``target`` against ``logits`` and put it in flat form. All errors are raised here."""
-    shape, classes = logits.shape, logits.shape[-1]
-    batch = shape[:-1]
+    shape = logits._data.shape
+    classes, batch = shape[-1], shape[:-1]
     n = math.prod(batch)
     tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
     kind = tdata.dtype.kind
@@ -371,12 +371,11 @@ def _read_target(
                 f"0..{classes - 1}"
                 + (f", or ignore_index={ignore_index})" if ignore_index is not None else ")")
             )
+        if weight is None and ignored is None and not eps:  # plain labels: T is one-hot
+            return _Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
         dtype = logits.dtype
         if ignored is not None:
             y = np.where(ignored, 0, y)
-        plain = weight is None and ignored is None and not eps
-        if plain:
-            return _Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
         wy = np.ones(n, dtype) if weight is None else weight[y]
         if ignored is not None:
             wy = np.where(ignored, 0, wy).astype(dtype)

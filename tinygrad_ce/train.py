@@ -118,7 +118,7 @@ def _is_classification(scores: np.ndarray, y: Any) -> bool:
 
 
 def _correct(scores: np.ndarray, y: Any) -> int:
-    return int(np.sum(scores.argmax(axis=1) == np.asarray(y)))
+    return int(np.count_nonzero(scores.argmax(axis=1) == np.asarray(y)))
 
 
 class _EvalMode:
