@@ -206,6 +206,9 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
+    if extra > 0 and gshape[extra:] == shape:  # only new leading axes (a bias): the common case
+        g = g.sum(axis=0 if extra == 1 else tuple(range(extra)))
+        return g if shape else g.reshape(())  # numpy reduces to a scalar: keep an array
     if extra < 0 or any(n != 1 and n != gshape[i + extra] for i, n in enumerate(shape)):
         raise ValueError(
             f"gradient of shape {gshape} cannot be reduced to the input's shape {shape}"
