@@ -86,6 +86,7 @@ def _ones(n: int, dtype: np.dtype) -> np.ndarray:
 
 _UINTP = np.dtype(np.uintp)
 _max = np.maximum.reduce
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper (same summation)
 
 
 @functools.lru_cache(maxsize=32)
@@ -452,7 +453,7 @@ class SoftmaxCrossEntropy(Function):
         self.spec, self.reduction = spec, reduction
         m = z.max(axis=-1, keepdims=True)  # (..., 1), the shift
         loss = self._row_losses(z, m, target)
-        total = None if reduction == "none" else loss.sum()
+        total = None if reduction == "none" else _sum(loss)
         # A row whose max is +-inf or NaN must not be shifted (see `_shift`). Such a row always
         # makes its loss NaN here (inf - inf), so a finite total proves every max finite and
         # the full test (two more passes) runs only for a non-finite result, or when that proof
@@ -462,7 +463,7 @@ class SoftmaxCrossEntropy(Function):
         ) and not np.isfinite(m).all():
             m = _shift(z, -1)
             loss = self._row_losses(z, m, target)
-            total = None if reduction == "none" else loss.sum()
+            total = None if reduction == "none" else _sum(loss)
         if total is None:
             self.scale = 1.0
             return loss.reshape(spec.batch_shape)
@@ -489,7 +490,7 @@ class SoftmaxCrossEntropy(Function):
                 lin = lin * spec.a
             if spec.b is not None:  # label smoothing: + b * sum_c wvec_c (z_c - m)
                 lin += spec.b * (_row_sums(e2) if spec.weight is None else e2 @ spec.weight)
-            row_sum = spec.row_sums()
+            row_sum = 1.0 if spec.plain else spec.row_sums()
         else:
             self.tmat = tmat = spec.smoothed_probs(target.reshape(n, c))
             lin = np.einsum("ij,ij->i", e2, tmat)  # sum_c T (z - m), no (N, C) temporary

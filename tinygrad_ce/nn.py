@@ -568,7 +568,7 @@ class CrossEntropyLoss(Module):
 
     def forward(self, logits: Any, target: Any) -> Tensor:
         return F.cross_entropy(
-            _to_tensor(logits),
+            logits if isinstance(logits, Tensor) else _to_tensor(logits),
             target,
             fused=self.fused,
             reduction=self.reduction,

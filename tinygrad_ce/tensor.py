@@ -24,9 +24,7 @@ def _as_array(data: Any, dtype: Any) -> np.ndarray:
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(np.float32)
     if arr.dtype.kind not in _SUPPORTED_KINDS:
-        raise TypeError(
-            f"Tensor data must be numbers (float, int or bool), got dtype {arr.dtype}"
-        )
+        raise TypeError(f"Tensor data must be numbers (float, int or bool), got dtype {arr.dtype}")
     return arr
 
 
@@ -95,8 +93,7 @@ class Tensor:
         value = value._data if isinstance(value, Tensor) else np.asarray(value)
         if value.shape != self._data.shape:
             raise ValueError(
-                f"cannot assign data of shape {value.shape} to a tensor of shape "
-                f"{self._data.shape}"
+                f"cannot assign data of shape {value.shape} to a tensor of shape {self._data.shape}"
             )
         self._data = value
 
@@ -386,12 +383,12 @@ class Tensor:
 
     @classmethod
     def zeros(cls, *shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = _shape_arg(shape)
         return cls(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
 
     @classmethod
     def ones(cls, *shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = _shape_arg(shape)
         return cls(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
 
     @classmethod
@@ -403,9 +400,14 @@ class Tensor:
         rng: np.random.Generator | int | None = None,
     ) -> Tensor:
         """Standard normal values; ``rng`` a Generator or a seed."""
-        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        shape = _shape_arg(shape)
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return cls(gen.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    """``zeros(2, 3)`` and ``zeros((2, 3))`` alike: the shape as one tuple."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
 
 
 def _make_tensor(data: np.ndarray, requires_grad: bool, ctx: Any) -> Tensor:
