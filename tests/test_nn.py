@@ -350,3 +350,29 @@ def test_deepcopy_gives_an_independent_model():
     assert [n for n, _ in clone.named_parameters()] == [n for n, _ in model.named_parameters()]
     clone[0].weight.data[...] = 0
     assert np.any(model[0].weight.data != 0)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [None, 1])
+def test_fused_cross_entropy_non_finite_logits(reduction, ignore_index):
+    # The fused loss tests the row maxima for inf/NaN only when its result is not finite; rows
+    # with +inf, all -inf, NaN must still be left unshifted (numpy reference below), and a
+    # finite row next to them keeps its finite loss and gradient.
+    z = np.array(
+        [[1.0, np.inf, 0.0], [-np.inf, -np.inf, -np.inf], [0.5, np.nan, 2.0], [1.0, 2.0, 3.0]],
+        dtype=np.float32,
+    )
+    y = np.array([0, 1, 2, 2])
+    with np.errstate(all="ignore"):
+        m = z.max(axis=1)
+        m = np.where(np.isfinite(m), m, 0).astype(np.float32)
+        rows = np.log(np.exp(z - m[:, None]).sum(axis=1)) - (z[np.arange(4), y] - m)
+        kept = y != ignore_index
+        rows[~kept] = 0
+        expected = {"none": rows, "sum": rows.sum(), "mean": rows.sum() / kept.sum()}[reduction]
+        x = Tensor(z, requires_grad=True)
+        loss = nn.CrossEntropyLoss(reduction=reduction, ignore_index=ignore_index)(x, y)
+        loss.sum().backward()
+    np.testing.assert_allclose(loss.data, expected, rtol=1e-6, equal_nan=True)
+    if reduction == "none":
+        assert np.all(np.isfinite(x.grad[3]))
