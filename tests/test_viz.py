@@ -138,7 +138,7 @@ def test_compact_drops_intermediate_tensors_and_puts_shapes_on_edges():
     full = draw_graph(loss, names=names).source
     src = draw_graph(loss, names=names, compact=True).source
     tensors = [n for n in node_ids(src) if re.fullmatch(r"t\d+", n)]
-    assert len(tensors) == 3  # the root, A and y; x and c1 are constants of their ops
+    assert len(tensors) == 4  # the root, A, y and the target x; c1 is a constant of its op
     assert len(node_ids(src)) < len(node_ids(full))
     assert re.search(r"\top\d+ -> op\d+ \[label=\"\(1, 3\)\"\]", src)  # op to op, with a shape
     assert "label=<A^T y<br/>" in full and "label=<A^T y<br/>" not in src  # no intermediates

@@ -420,6 +420,9 @@ def _read_target(
                 )
         if isinstance(target, Tensor) and target.requires_grad:
             probs: Any = target.astype(logits.dtype)  # a no-op unless the dtypes differ
+        elif isinstance(target, Tensor):  # keep a Tensor (and its name) so graphs can show it
+            probs = target if target.dtype == logits.dtype else Tensor(tdata, dtype=logits.dtype)
+            probs.name = target.name
         else:
             probs = tdata.astype(logits.dtype, copy=False)
         return _Target("prob", n, classes, batch, eps, weight, float(n), probs=probs)
@@ -668,5 +671,8 @@ def cross_entropy(
     spec = _read_target(logits, target, w, ignore_index, eps)
     if not fused:
         return _cross_entropy_unfused(logits, spec, reduction)
-    target_in = spec.probs if spec.kind == "prob" else spec.y
+    if spec.kind == "prob":
+        target_in = spec.probs
+    else:  # the rule reads spec.y; a labels Tensor is passed only so graphs can show its name
+        target_in = target if isinstance(target, Tensor) else spec.y
     return SoftmaxCrossEntropy.apply(logits, target_in, spec=spec, reduction=reduction)
