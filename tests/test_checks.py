@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import positive, rand
 
-from tinygrad_ce import Function, GradcheckError, Tensor, gradcheck, jacobian, numerical_grad
+from tinygrad_ce import Function, GradcheckError, Tensor, grad, gradcheck, jacobian, numerical_grad
 
 
 def _fd_jacobian(f, a, eps=1e-6):
@@ -162,3 +162,21 @@ def test_gradcheck_fails_on_nan():
 def test_gradcheck_requires_a_tensor_result():
     with pytest.raises(TypeError, match="Tensor"):
         gradcheck(lambda t: 3.0, [np.ones(2)])
+
+
+def test_gradcheck_checks_a_second_derivative_through_grad():
+    """fn may call grad(create_graph=True): gradcheck then checks the second derivative."""
+
+    def first_derivative(x):
+        (g,) = grad((x.tanh() ** 3).sum(), x, create_graph=True)
+        return g
+
+    x = np.random.default_rng(0).standard_normal(5)
+    assert gradcheck(first_derivative, x)
+
+    def first_derivative_cut_from_x(x):  # g.detach() drops d(g)/dx: a wrong second derivative
+        (g,) = grad((x.tanh() ** 3).sum(), x, create_graph=True)
+        return g.detach() * x
+
+    with pytest.raises(GradcheckError, match="input 0"):
+        gradcheck(first_derivative_cut_from_x, x)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import grad, no_grad
+from .autograd import grad
 from .tensor import Tensor
 
 
@@ -56,20 +56,28 @@ def jacobian(fn: Callable[[Tensor], Tensor], x: Tensor | np.ndarray) -> np.ndarr
 def numerical_grad(
     fn: Callable[..., Tensor], inputs: Sequence[np.ndarray], index: int, eps: float = 1e-6
 ) -> np.ndarray:
-    """Central differences of the scalar ``fn(*inputs)`` w.r.t. ``inputs[index]`` (float64)."""
+    """Central differences of the scalar ``fn(*inputs)`` w.r.t. ``inputs[index]`` (float64).
+
+    Floating inputs are passed as Tensors that require grad, as :func:`gradcheck` passes them,
+    and graphs are recorded, so ``fn`` may itself call :func:`grad` (to check a second
+    derivative, ``fn`` returns a first derivative built with ``create_graph=True``).
+    """
     x = inputs[index]
     out = np.zeros_like(x, dtype=np.float64)
     flat_x = x.reshape(-1)
     flat_out = out.reshape(-1)
-    with no_grad():
-        for j in range(flat_x.size):
-            orig = flat_x[j]
-            flat_x[j] = orig + eps
-            up = float(fn(*[Tensor(a) for a in inputs]).data.sum())
-            flat_x[j] = orig - eps
-            down = float(fn(*[Tensor(a) for a in inputs]).data.sum())
-            flat_x[j] = orig
-            flat_out[j] = (up - down) / (2 * eps)
+
+    def evaluate() -> float:
+        return float(fn(*[_as_tensor(a) for a in inputs]).data.sum())
+
+    for j in range(flat_x.size):
+        orig = flat_x[j]
+        flat_x[j] = orig + eps
+        up = evaluate()
+        flat_x[j] = orig - eps
+        down = evaluate()
+        flat_x[j] = orig
+        flat_out[j] = (up - down) / (2 * eps)
     return out
 
 
