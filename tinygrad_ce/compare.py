@@ -502,7 +502,7 @@ class ComparisonResult:
             fig = Figure(figsize=(5.5, 4.2))
             ax1 = fig.subplots()
         else:
-            fig = Figure(figsize=(11, 4.2))
+            fig = Figure(figsize=(11, 4.8))
             ax1, ax2 = fig.subplots(1, 2)
         xs = np.arange(len(METHODS))
         fwd = [self.timing[m]["forward"] * 1e3 for m in METHODS]
@@ -534,6 +534,10 @@ class ComparisonResult:
                     styles[d],
                     marker=markers[m],
                     label=f"{m} {d}",
+                    # fused on top, bigger hollow markers under it: overlapping lines stay visible
+                    zorder={"fused": 3, "unfused": 2, "naive": 1}[m],
+                    markersize={"fused": 5, "unfused": 9, "naive": 7}[m],
+                    markerfacecolor="none" if m == "unfused" else None,
                 )
         ax2.axhline(ceiling * 10, color="grey", lw=0.5)
         ax2.text(1, ceiling * 14, "inf or nan", fontsize=8, color="grey")
@@ -542,7 +546,8 @@ class ComparisonResult:
         ax2.set_xlabel("logit scale")
         ax2.set_ylabel("relative error vs float64 reference")
         ax2.set_title("stability sweep")
-        ax2.legend(fontsize=7, ncol=2, loc="center right")
+        # below the axes, so it never covers a curve
+        ax2.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
 
 
 # ---------------------------------------------------------------------------------------------
