@@ -134,7 +134,8 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors or constants; recorded in grad mode when an input needs grad."""
         fn = object.__new__(cls)
-        # This is the hot path of every op, hence the unrolled one-, two- and three-input cases.
+        # This is the hot path of every op, hence the unrolled one-, two- and three-input cases
+        # (the two-input case spells out `_constant` inline to save a call per op).
         if len(inputs) == 2:
             a, b = inputs
             if isinstance(a, Tensor):
@@ -164,7 +165,7 @@ class Function:
                     arrays_l.append(x._data)
                     needs_l.append(x.requires_grad)
                 else:
-                    arrays_l.append(x if isinstance(x, _CONSTANT) else np.asarray(x))
+                    arrays_l.append(_constant(x))
                     needs_l.append(False)
             arrays, needs = tuple(arrays_l), tuple(needs_l)
         out = fn.forward(*arrays, **params)
