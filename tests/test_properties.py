@@ -150,7 +150,10 @@ def test_random_graphs_with_fan_out_match_finite_differences(prog, seed):
         run(steps, weights, *[Tensor(a) for a in leaves])
     except NearTie:
         assume(False)
-    check_vjp(lambda *ts: run(steps, weights, *ts), leaves, seed=seed, atol=1e-5, rtol=1e-4)
+    try:  # a finite-difference step may bring two maxima within the tie tolerance
+        check_vjp(lambda *ts: run(steps, weights, *ts), leaves, seed=seed, atol=1e-5, rtol=1e-4)
+    except NearTie:
+        assume(False)
 
 
 @SETTINGS
