@@ -194,6 +194,46 @@ def _constant(x: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
+# the graph's order (one walk, used by backprop, viz, compare and train)
+
+
+def graph_inputs(t: Tensor) -> list[Tensor]:
+    """The Tensor arguments of the op that made ``t`` (constants left out); [] for a leaf."""
+    ctx = t._ctx
+    return [] if ctx is None else [x for x in ctx.inputs if isinstance(x, Tensor)]
+
+
+def topological_order(
+    roots: Tensor | Sequence[Tensor],
+    children: Callable[[Tensor], Sequence[Tensor]] = graph_inputs,
+) -> list[Tensor]:
+    """Every tensor the ``roots`` depend on, each after its inputs, the roots last.
+
+    An iterative depth-first post-order (no recursion: a 100,000-op chain is fine), following
+    ``children(t)`` (by default the op's Tensor inputs, in argument order), so the order is
+    deterministic. Reversed, it is an order in which a backward pass can visit the tensors.
+    """
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(_as_list(roots))]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        stack.extend((x, False) for x in reversed(children(t)) if id(x) not in seen)
+    return order
+
+
+def _as_list(roots: Any) -> list:
+    return [roots] if isinstance(roots, Tensor) else list(roots)
+
+
+# ---------------------------------------------------------------------------------------------
 # helpers shared by the rules
 
 
