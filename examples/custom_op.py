@@ -3,8 +3,10 @@
 What it teaches: how every op in tinygrad_ce is made, using ``LogCosh`` (a smooth version of
 ``|x|``, used as a robust regression loss) as the example:
 
-* subclass ``Function``; the first line of the docstring is the maths, forward before the
-  ``;`` and the VJP rule after it (``draw_graph(rules=True)`` and ``explain`` show it);
+* subclass ``Function`` and declare its maths as data: ``args`` (the argument names),
+  ``formula`` (the forward) and ``vjp`` (one rule per argument). ``explain`` and
+  ``draw_graph(rules=True)`` show them with the operands' own names, and they become the first
+  line of the class docstring;
 * ``forward(self, x)`` works on numpy arrays and returns the value;
 * ``backward(self, g, out, x)`` returns one gradient per input: the upstream gradient ``g``
   contracted with the op's Jacobian. For an elementwise op the Jacobian is diagonal, so the
@@ -40,7 +42,10 @@ def _tanh(x):
 
 
 class LogCosh(Function):
-    """z = log(cosh(x));  dx = g * tanh(x)"""
+    """A smooth |x|: quadratic near 0, linear far out."""
+
+    # what explain() and draw_graph(rules=True) show, with the operand's own name put in for x
+    args, formula, vjp = ("x",), "log(cosh(x))", ("dx = g * tanh(x)",)
 
     def forward(self, x):
         # log(cosh x) = |x| + log(1 + exp(-2|x|)) - log 2: nothing overflows for large |x|
@@ -62,7 +67,9 @@ def log_cosh_composed(x: Tensor) -> Tensor:
 
 
 class BrokenLogCosh(LogCosh):
-    """z = log(cosh(x));  dx = tanh(x)   (WRONG: ignores the upstream gradient g)"""
+    """WRONG on purpose: the rule ignores the upstream gradient g."""
+
+    vjp = ("dx = tanh(x)",)
 
     def backward(self, g, out, x):
         return (_tanh(x),)
@@ -113,7 +120,7 @@ def main(argv: list[str]) -> int:
     op.sum().backward()
     print(f"LogCosh op            at x = 1, 100, 800: {op.data}, gradient {big.grad}")
 
-    # 5. the docstring rule is what explain() shows for the op
+    # 5. the declared formula and rule are what explain() shows for the op
     x = Tensor(x0[0], requires_grad=True, name="x")
     print()
     explain(log_cosh(x).sum())

@@ -10,9 +10,9 @@ import pytest
 
 from tinygrad_ce import Tensor, draw_graph, explain
 from tinygrad_ce import functional as F
+from tinygrad_ce import symbolic as E
 from tinygrad_ce.cli.graph import mlp_graph, textbook_graph
 from tinygrad_ce.viz import GraphvizNotFoundError, render_graph
-from tinygrad_ce.viz import expr as E
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz's dot is not installed")

@@ -2,10 +2,10 @@
 
 A ``Tensor`` produced by an op keeps a reference to the ``Function`` instance that made it
 (``tensor._ctx``). That node holds the op's inputs and whatever its backward rule needs. The
-backward pass walks the graph iteratively (no recursion, so deep graphs are fine), visits the
-tensors from the output back to the leaves in reverse creation order, calls each node's
-vector-Jacobian product (VJP) rule once with the summed upstream gradient, and frees that
-gradient as soon as it is used.
+backward pass sorts the graph once (``topological_order``, iterative, so deep graphs are fine),
+visits the tensors from the output back to the leaves, calls each node's vector-Jacobian
+product (VJP) rule once with the summed upstream gradient, and frees that gradient as soon as
+it is used.
 
 Every rule is written with operations that both ``np.ndarray`` and ``Tensor`` support. On the
 fast path (``create_graph=False``) the rules run on plain arrays and nothing is recorded; with
@@ -16,22 +16,23 @@ can be differentiated again (Hessian-vector products, second derivatives).
 from __future__ import annotations
 
 import functools
-import gc
-import heapq
-import itertools
+import inspect
+import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .tensor import Tensor
+from . import symbolic
+from .symbolic import Expr
+
+Namer = Callable[[Any], "str | None"]  # a constant array -> the name of the tensor it belongs to
 
 # ---------------------------------------------------------------------------------------------
-# grad mode
+# grad mode (per thread, as in PyTorch: no_grad in one thread leaves the others recording)
 
 
-class _GradMode:
+class _GradMode(threading.local):
     enabled = True
 
 
@@ -110,14 +111,45 @@ class Function:
       helpers in ``ops``). Broadcasting is undone by the engine: a rule may return a gradient of
       the broadcast shape and the engine sums it back to the input's shape.
 
+    and declare what they compute, as data that ``explain``, ``draw_graph(rules=True)`` and
+    the class docstring's first line (``z = formula;  rules``) show:
+
+    * ``args``: the arguments' names, ``("A", "B")``; ``output``: the result's (``"z"``);
+    * ``formula``: the forward in those names, ``"A @ B"``;
+    * ``vjp``: one rule per argument, ``("dA = g @ B^T", "dB = A^T @ g")``, ``g`` being the
+      upstream gradient. Written in Python's arithmetic (``x^T`` for a transpose), a rule is
+      turned into a formula in the operands' own names by ``explain``;
+    * ``fused``: the node stands for several textbook ops (drawn so that it stands out);
+      ``commutative``: argument order does not matter (edges get no names); ``broadcasts``:
+      elementwise with numpy broadcasting (``explain`` writes the summing back).
+
+    An op that declares none of these still works everywhere: it is shown by its class name.
+
     Attributes set when the op is recorded: ``inputs`` (the op's arguments as passed: Tensors or
     constants), ``arrays`` (their values at forward time), ``needs`` (which inputs need a
     gradient).
     """
 
+    args: tuple[str, ...] = ()
+    output: str = "z"
+    formula: str = ""
+    vjp: tuple[str, ...] = ()
+    fused: bool = False
+    commutative: bool = False
+    broadcasts: bool = False
+
     inputs: tuple
     arrays: tuple
     needs: tuple[bool, ...]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "formula" in cls.__dict__:  # the docstring's maths comes from the declaration
+            head = f"{cls.output} = {cls.formula}" + (
+                ";  " + ",  ".join(cls.vjp) if cls.vjp else ""
+            )
+            doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+            cls.__doc__ = head + ("\n\n" + doc if doc else "")
 
     def forward(self, *args: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -130,67 +162,72 @@ class Function:
         """The op's name as shown in graphs: the class name."""
         return type(self).__name__
 
+    # --- what viewers show (they only read these) --------------------------------------------
+
+    def rules(self) -> tuple[str, ...]:
+        """This node's VJP rules, one per argument (a node may specialise its class's ``vjp``)."""
+        return self.vjp
+
+    def formula_expr(self, args: list[Expr], namer: Namer | None = None) -> Expr:
+        """The output as a formula in the operands' formulas ``args`` (for ``explain``)."""
+        if not self.formula:
+            return symbolic.call(self.name, *args)
+        return symbolic.fill(self.formula, dict(zip(self.args, args, strict=False)))
+
+    def vjp_exprs(
+        self, g: Expr, args: list[Expr], out: Expr, namer: Namer | None = None
+    ) -> list[Expr | None]:
+        """The gradient sent to each argument, as formulas in ``g`` and the operands' names."""
+        rules = self.rules()
+        if len(rules) < len(args) or len(self.args) < len(args):
+            many = len(args) > 1
+            return [
+                symbolic.call(f"{self.name}_vjp{i if many else ''}", g) for i in range(len(args))
+            ]
+        values = {**dict(zip(self.args, args, strict=False)), "g": g, self.output: out}
+        return [symbolic.fill(rule.split("=", 1)[-1], values) for rule in rules[: len(args)]]
+
+    # --- recording ---------------------------------------------------------------------------
+
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors or constants; recorded in grad mode when an input needs grad."""
-        fn = object.__new__(cls)
-        # This is the hot path of every op, hence the unrolled one-, two- and three-input cases
-        # (the two-input case spells out `_constant` inline to save a call per op).
-        if len(inputs) == 2:
-            a, b = inputs
-            if isinstance(a, Tensor):
-                a_data, a_needs = a._data, a.requires_grad
-            else:
-                a_data, a_needs = (a if isinstance(a, _CONSTANT) else np.asarray(a)), False
-            if isinstance(b, Tensor):
-                b_data, b_needs = b._data, b.requires_grad
-            else:
-                b_data, b_needs = (b if isinstance(b, _CONSTANT) else np.asarray(b)), False
-            arrays, needs = (a_data, b_data), _NEEDS2[a_needs][b_needs]
-        elif len(inputs) == 1 and isinstance(inputs[0], Tensor):
-            arrays, needs = (inputs[0]._data,), _NEEDS1[inputs[0].requires_grad]
-        elif (
-            len(inputs) == 3  # Affine (x, W, b): every linear layer, every step
-            and isinstance(inputs[0], Tensor)
-            and isinstance(inputs[1], Tensor)
-            and isinstance(inputs[2], Tensor)
-        ):
-            a, b, c = inputs
-            arrays = (a._data, b._data, c._data)
-            needs = (a.requires_grad, b.requires_grad, c.requires_grad)
-        else:  # other cases (constants among three or more inputs, a constant alone): one pass
-            arrays_l, needs_l = [], []
-            for x in inputs:
-                if isinstance(x, Tensor):
-                    arrays_l.append(x._data)
-                    needs_l.append(x.requires_grad)
-                else:
-                    arrays_l.append(_constant(x))
-                    needs_l.append(False)
-            arrays, needs = tuple(arrays_l), tuple(needs_l)
+        fn = _new(cls)
+        arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
         out = fn.forward(*arrays, **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
+        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
         if True in needs and _mode.enabled:
-            fn.inputs = inputs
-            fn.arrays = arrays
-            fn.needs = needs
-            fn.seq = next(_sequence)
+            fn.inputs, fn.arrays, fn.needs = inputs, arrays, needs
             return _make_tensor(out, True, fn)
         return _make_tensor(out, False, None)
 
 
-_sequence = itertools.count()  # creation order of recorded ops: inputs always come first
-heappush, heappop = heapq.heappush, heapq.heappop
-# shared `needs` tuples for one and two inputs (indexed by bools): no allocation per op
-_NEEDS1 = ((False,), (True,))
-_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
+_new = object.__new__
 # constants passed to rules as they are; anything else (lists, ...) becomes an ndarray
 _CONSTANT = (np.ndarray, np.generic, float, int)
 
 
 def _constant(x: Any) -> Any:
     return x if isinstance(x, _CONSTANT) else np.asarray(x)
+
+
+# The Tensor class is defined above the engine (tensor.py imports autograd and ops, never the
+# other way round) and hands itself down here when it is created.
+Tensor: Any = None
+_make_tensor: Callable[[np.ndarray, bool, Any], Any]
+
+
+def use_tensor_class(cls: type, make: Callable[[np.ndarray, bool, Any], Any]) -> None:
+    """Called once by ``tensor.py``: the class ops return, and its no-check constructor."""
+    global Tensor, _make_tensor
+    Tensor, _make_tensor = cls, make
+
+
+def is_tensor(x: Any) -> bool:
+    """True for a Tensor (rules use it to tell the graph-recording path from plain arrays)."""
+    return isinstance(x, Tensor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +271,7 @@ def _as_list(roots: Any) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers shared by the rules
+# the backward walk
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -247,33 +284,15 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
-    if extra > 0 and gshape[extra:] == shape:  # only new leading axes (a bias): the common case
-        g = g.sum(axis=0 if extra == 1 else tuple(range(extra)))
-        return g if shape else g.reshape(())  # numpy reduces to a scalar: keep an array
     if extra < 0 or any(n != 1 and n != gshape[i + extra] for i, n in enumerate(shape)):
         raise ValueError(
             f"gradient of shape {gshape} cannot be reduced to the input's shape {shape}"
         )
     stretched = tuple(i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1)
-    if not stretched:  # only new leading axes (a bias, a batch): one reduction, no reshape
+    if not stretched:  # only new leading axes (a bias): one reduction, no reshape
         g = g.sum(axis=tuple(range(extra)))
         return g if shape else g.reshape(())  # numpy reduces to a scalar: keep an array
-    axes = tuple(range(extra)) + stretched
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
-
-
-@functools.lru_cache(maxsize=16)
-def _ones_of(dtype: np.dtype) -> np.ndarray:
-    one = np.ones((), dtype)
-    one.flags.writeable = False
-    return one
-
-
-def _one(dtype: np.dtype) -> np.ndarray:
-    """A new writable 0-d array holding 1 (a copy of a cached one: cheaper than np.ones)."""
-    return _ones_of(dtype).copy()
+    return g.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
 
 
 def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
@@ -286,8 +305,7 @@ def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
                 "Reduce it first (for example `out.sum().backward()`) or pass "
                 "`grad=np.ones(out.shape)`."
             )
-        shape, dtype = root._data.shape, root._data.dtype
-        g = np.ones(shape, dtype) if shape else _one(dtype)  # a fresh 1 of root's shape
+        g = np.ones(root._data.shape, root._data.dtype)
     elif isinstance(g, Tensor):
         g = g if create_graph else g._data
     else:
@@ -301,119 +319,78 @@ def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
     return g
 
 
+def _differentiable_inputs(t: Tensor) -> list[Tensor]:
+    """The inputs of ``t``'s op that need a gradient: the edges a backward pass follows."""
+    ctx = t._ctx
+    if ctx is None:
+        return []
+    return [x for x, need in zip(ctx.inputs, ctx.needs, strict=True) if need]
+
+
 def backprop(
     roots: Sequence[Tensor],
     seeds: Sequence[Any],
     create_graph: bool = False,
     wanted: Sequence[Tensor] | None = None,
-) -> dict[int, Any] | None:
-    """The backward walk.
+) -> dict[Tensor, Any]:
+    """The backward walk: each op's VJP once, outputs before inputs.
 
     ``seeds[i]`` is the gradient of ``roots[i]`` (already checked by ``_seed``). When ``wanted``
-    is None, gradients of leaves are accumulated into their ``.grad`` (``Tensor.backward``).
-    Otherwise the gradients of the ``wanted`` tensors are returned in a dict keyed by ``id``
-    and ``.grad`` is left untouched (``grad()``).
-
-    This runs once per training step, so its fixed cost matters for small models: the leaf
-    bookkeeping is written inline rather than in helper calls.
+    is None, gradients of leaves (and of tensors that ``retain_grad()``) are accumulated into
+    their ``.grad`` (``Tensor.backward``), only once the whole walk has succeeded: a rule that
+    raises midway leaves every ``.grad`` as it was. Otherwise the gradients of the ``wanted``
+    tensors are returned, keyed by tensor, and ``.grad`` is left untouched (``grad()``).
     """
-    grads: dict[Tensor, Any] = {}  # summed upstream gradient of each non-leaf still to visit
-    collect = {id(t): None for t in wanted} if wanted is not None else None
-    handed_out: set[int] = set()  # arrays already stored somewhere: copy before keeping them
-    # .grad is written only once the whole walk has succeeded: a rule that raises midway
-    # leaves every .grad as it was
-    pending: dict[Tensor, Any] = {}
-
+    grads: dict[Tensor, Any] = {}  # the summed upstream gradient of each tensor still to visit
     for root, g in zip(roots, seeds, strict=True):
-        handed_out.add(id(g))
-        if root._ctx is None:
-            _send_to_leaf(root, g, pending, collect)
-        else:
-            prev = grads.get(root)
-            grads[root] = g if prev is None else prev + g
-
-    # Tensors whose gradient is complete are visited newest first: an op's inputs always exist
-    # before it runs (``seq`` counts recorded ops), so when the newest pending tensor is taken,
-    # every op that used it is newer and has already sent its share. A heap of the pending
-    # tensors gives that order; only tensors that actually receive a gradient enter it.
-    heap = [(-t._ctx.seq, t) for t in grads]
-    heapq.heapify(heap)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the walk creates no reference cycles; collecting during it only costs time
-    mode_before = _mode.enabled
-    _mode.enabled = create_graph  # rules record a graph only when one is wanted
-    try:
-        while heap:
-            t = heappop(heap)[1]
-            g = grads.pop(t)
-            if collect is not None and id(t) in collect:
-                collect[id(t)] = g
-            elif t._retains_grad and not create_graph:
-                pending[t] = g
+        grads[root] = g if root not in grads else grads[root] + g
+    wanted_set = None if wanted is None else set(wanted)
+    found: dict[Tensor, Any] = {}  # what the walk hands out: .grad updates, or grad()'s result
+    with _SetGradMode(create_graph):  # rules record a graph only when one is wanted
+        for t in reversed(topological_order(list(grads), _differentiable_inputs)):
+            g = grads.pop(t, None)
+            if g is None:  # not reached from the roots through inputs that need a gradient
+                continue
             ctx = t._ctx
+            if wanted_set is None:
+                if ctx is None or (t._retains_grad and not create_graph):
+                    found[t] = g
+            elif t in wanted_set:
+                found[t] = g
+            if ctx is None:
+                continue
             if create_graph:
                 in_grads = ctx.backward(g, t, *ctx.inputs)
             else:
                 in_grads = ctx.backward(g, t._data, *ctx.arrays)
-            del g  # the rule was its last user: free it now (no refs left in the walk)
+            del g  # the rule was its last user: free it now
             for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
-                if not need or gx is None:
-                    continue
-                xdata = x._data
-                if gx.shape != xdata.shape:
-                    gx = unbroadcast(gx, xdata.shape)
-                if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
-                    gx = gx.astype(xdata.dtype)
-                if x._ctx is not None:
-                    prev = grads.get(x)
-                    if prev is None:
-                        grads[x] = gx
-                        heappush(heap, (-x._ctx.seq, x))
-                    else:
-                        grads[x] = prev + gx
-                elif collect is None:  # a leaf, for Tensor.backward: summed in `pending`
-                    prev = pending.get(x)
-                    pending[x] = gx if prev is None else prev + gx
-                elif id(x) in collect:  # a leaf wanted by grad()
-                    prev = collect[id(x)]
-                    collect[id(x)] = gx if prev is None else prev + gx
-            del in_grads
-    finally:
-        _mode.enabled = mode_before
-        if gc_was_enabled:
-            gc.enable()
-    for t, g in pending.items():
-        if (
-            t._grad is None and type(g) is np.ndarray and g.base is None and id(g) not in handed_out
-        ):  # the common case, inline: a fresh array becomes .grad as it is
-            handed_out.add(id(g))
-            t._grad = g
-        else:
-            _accumulate_leaf(t, g, handed_out)
-    return collect
+                if need and gx is not None:
+                    gx = _fit_to(gx, x._data)
+                    grads[x] = gx if x not in grads else grads[x] + gx
+    if wanted_set is None:
+        handed_out = {id(g) for g in seeds}  # the caller's arrays: never become .grad as they are
+        for t, g in found.items():
+            _accumulate(t, g, handed_out)
+    return found
 
 
-def _send_to_leaf(t: Tensor, g: Any, pending: dict, collect: dict | None) -> None:
-    """Add ``g`` to leaf ``t``'s pending gradient (or to ``collect`` for ``grad()``)."""
-    if collect is None:
-        prev = pending.get(t)
-        pending[t] = g if prev is None else prev + g
-    elif id(t) in collect:
-        prev = collect[id(t)]
-        collect[id(t)] = g if prev is None else prev + g
+def _fit_to(gx: Any, x: np.ndarray) -> Any:
+    """A rule's gradient summed back over broadcast axes and cast to its input's dtype."""
+    if gx.shape != x.shape:
+        gx = unbroadcast(gx, x.shape)
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    return gx
 
 
-def _accumulate_leaf(t: Tensor, g: Any, handed_out: set[int]) -> None:
+def _accumulate(t: Tensor, g: Any, handed_out: set[int]) -> None:
     """``t.grad += g`` without ever sharing memory with another gradient or the caller's array."""
     if isinstance(g, Tensor):
         g = g._data
     if t._grad is None:
-        if (
-            type(g) is not np.ndarray  # a numpy scalar from a 0-d op: make it an array
-            or g.base is not None  # a view (of the upstream gradient, or a broadcast)
-            or id(g) in handed_out  # already someone's .grad, or the caller's array
-        ):
-            g = np.array(g, dtype=t._data.dtype)
+        if type(g) is not np.ndarray or g.base is not None or id(g) in handed_out:
+            g = np.array(g, dtype=t._data.dtype)  # a scalar, a view, or someone else's array
         handed_out.add(id(g))
         t._grad = g
     else:
@@ -447,8 +424,6 @@ def grad(
     outputs do not depend on gets a gradient of zeros (as JAX does) rather than an error or
     None. ``.grad`` attributes are left untouched.
     """
-    from .tensor import Tensor
-
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
@@ -473,13 +448,10 @@ def grad(
     found = backprop(roots, seeds, create_graph=create_graph, wanted=inputs) if roots else {}
     result = []
     for x in inputs:
-        g = found.get(id(x))
+        g = found.get(x)
         if g is None:
             g = np.zeros_like(x._data)
         if not isinstance(g, Tensor):
             g = _make_tensor(g if g is not x._data else g.copy(), False, None)
         result.append(g)
     return tuple(result)
-
-
-from .tensor import Tensor, _make_tensor  # noqa: E402  (Tensor builds on Function)

@@ -1,7 +1,7 @@
 """Functional API (imported as ``F``): activations, softmax family and the losses.
 
-Everything here takes and returns Tensors and is built from the primitive ops in ``ops.py``,
-except :class:`SoftmaxCrossEntropy`, a single fused node for the loss this project is about.
+Everything here takes and returns Tensors and is composed of the primitive ops in ``ops/``
+(``cross_entropy(fused=True)`` records the one fused ``ops.SoftmaxCrossEntropy`` node).
 
 The cross-entropy story in one place
 ------------------------------------
@@ -18,14 +18,19 @@ third line.
 
 from __future__ import annotations
 
-import functools
-import math
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from .autograd import Function
+from .ops.loss import (
+    SoftmaxCrossEntropy,
+    Target,
+    check_weight,
+    log_softmax_of,
+    read_target,
+    softmax_of,
+)
+from .ops.reduce import stable_shift
 from .tensor import Tensor
 
 Reduction = Literal["mean", "sum", "none"]
@@ -62,45 +67,6 @@ def _float_tensor(x: Any, what: str) -> Tensor:
             f"convert it first, e.g. `x.astype(np.float32)`"
         )
     return t
-
-
-def _shift(data: np.ndarray, axis: Any) -> np.ndarray:
-    """The max over ``axis`` (keepdims), used as a constant shift; 0 where the max is not finite.
-
-    Subtracting it leaves softmax/logsumexp unchanged mathematically and keeps ``exp`` from
-    overflowing. A row whose max is +-inf (or NaN) is not shifted, so it gives NaN/inf rather
-    than a silently wrong finite number.
-    """
-    m = data.max(axis=axis, keepdims=True)
-    if not np.isfinite(m).all():
-        m = np.where(np.isfinite(m), m, 0).astype(data.dtype)
-    return m
-
-
-@functools.lru_cache(maxsize=32)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    ones = np.ones(n, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
-
-
-_UINTP = np.dtype(np.uintp)
-_max = np.maximum.reduce
-_sum = np.add.reduce  # ndarray.sum without its Python wrapper (same summation)
-
-
-@functools.lru_cache(maxsize=32)
-def _row_starts(n: int, c: int) -> np.ndarray:
-    """``[0, c, 2c, ...]``: the flat index of each row's first element in an (n, c) array."""
-    starts = np.arange(0, n * c, c)
-    starts.flags.writeable = False
-    return starts
-
-
-def _row_sums(a: np.ndarray) -> np.ndarray:
-    """``a.sum(axis=1)`` for a 2-D array, as ``a @ ones``: BLAS sums rows about 3x faster
-    than numpy's reduction along the last axis, with the same accuracy in practice."""
-    return a @ _ones(a.shape[1], a.dtype)
 
 
 def _check_axis(x: Tensor, axis: Any, what: str) -> None:
@@ -155,8 +121,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = _float_tensor(x, "softmax input")
     _check_axis(x, axis, "softmax")
-    e = (x - _shift(x.data, axis)).exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    return softmax_of(x, axis)
 
 
 def logsumexp(x: Any, axis: int | tuple[int, ...] | None = -1, keepdims: bool = False) -> Tensor:
@@ -178,7 +143,7 @@ def logsumexp(x: Any, axis: int | tuple[int, ...] | None = -1, keepdims: bool = 
     """
     x = _float_tensor(x, "logsumexp input")
     _check_axis(x, axis, "logsumexp")
-    m = _shift(x.data, axis)
+    m = stable_shift(x.data, axis)
     out = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
     if keepdims:
         return out
@@ -199,8 +164,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = _float_tensor(x, "log_softmax input")
     _check_axis(x, axis, "log_softmax")
-    shifted = x - _shift(x.data, axis)
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+    return log_softmax_of(x, axis)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,330 +217,18 @@ def mse_loss(pred: Any, target: Any, reduction: Reduction = "mean") -> Tensor:
 # cross-entropy: reading and checking the target once, for both paths
 
 
-@dataclass(slots=True)
-class _Target:
-    """The loss target in flat form, shared by the fused node and the composed graph.
-
-    Every option reduces to a target matrix ``T`` of shape (N, C) (never built on the fast
-    path for class indices)::
-
-        class indices:  T[n] = a[n] * onehot(y[n]) + b[n] * wvec
-        probabilities:  T[n] = (t[n] * (1 - eps) + eps / C) * wvec
-
-    with ``wvec`` the class weights (ones without ``weight``), ``a = (1 - eps) * w[y]`` and
-    ``b = eps / C``, both zero on ignored rows. Then ``loss[n] = -sum_c T[n, c] log p[n, c]``.
-    """
-
-    kind: str  # "index" or "prob"
-    n: int  # rows (product of the batch shape)
-    classes: int
-    batch_shape: tuple[int, ...]
-    eps: float
-    weight: np.ndarray | None  # (C,) or None
-    denominator: float  # what "mean" divides by
-    # class indices
-    y: np.ndarray | None = None  # (N,) intp, ignored rows set to 0
-    a: np.ndarray | float = 1.0  # (N,) or the scalar 1.0 in the plain case
-    b: np.ndarray | None = None  # (N,) or None without label smoothing
-    ignored: np.ndarray | None = None  # (N,) bool or None
-    # probabilities: the raw target (Tensor when it needs a gradient, else ndarray)
-    probs: Any = None
-    # class indices with no weight, no ignored row and no smoothing: T is one-hot (a = 1.0)
-    plain: bool = False
-
-    @property
-    def wsum(self) -> float:
-        return float(self.classes) if self.weight is None else float(self.weight.sum())
-
-    def row_sums(self) -> np.ndarray | float:
-        """``sum_c T[n, c]`` for class indices: ``a + b * sum(wvec)``."""
-        return self.a if self.b is None else self.a + self.b * self.wsum
-
-    def dense(self, dtype: Any) -> np.ndarray:
-        """``T`` as an (N, C) array, for class indices."""
-        t = np.zeros((self.n, self.classes), dtype=dtype)
-        t[np.arange(self.n), self.y] = self.a
-        if self.b is not None:
-            wvec = np.ones(self.classes, dtype) if self.weight is None else self.weight
-            t += self.b[:, None] * wvec
-        return t
-
-    def smoothed_probs(self, t: Any) -> Any:
-        """``T`` for probability targets, from ``t`` (N, C) (ndarray or Tensor)."""
-        if self.eps:
-            t = t * (1.0 - self.eps) + self.eps / self.classes
-        if self.weight is not None:
-            t = t * self.weight
-        return t
-
-
-def _check_weight(weight: Any, classes: int, dtype: np.dtype) -> np.ndarray | None:
-    if weight is None:
-        return None
-    if isinstance(weight, Tensor):
-        if weight.requires_grad:
-            raise ValueError(
-                "cross_entropy: `weight` is treated as a constant and gets no gradient; "
-                "pass weight.detach() (or an ndarray)"
-            )
-        weight = weight.data
-    w = np.asarray(weight)
-    if w.dtype.kind not in "fiu":
-        raise TypeError(f"cross_entropy: weight must be numbers, got dtype {w.dtype}")
-    if w.shape != (classes,):
-        raise ValueError(
-            f"cross_entropy: weight must have shape ({classes},), one per class, got {w.shape}"
-        )
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
-        raise ValueError(
-            f"cross_entropy: weight must be finite and non-negative, weight[{bad}] = {w[bad]}"
-        )
-    return w.astype(dtype)
-
-
-def _read_target(
-    logits: Tensor, target: Any, weight: np.ndarray | None, ignore_index: int | None, eps: float
-) -> _Target:
-    """Check ``target`` against ``logits`` and put it in flat form. All errors are raised here."""
-    shape = logits._data.shape
-    classes, batch = shape[-1], shape[:-1]
-    n = math.prod(batch)
-    tdata = target.data if isinstance(target, Tensor) else np.asarray(target)
-    kind = tdata.dtype.kind
-    if kind in "iu":
-        if tdata.shape != batch:
-            hint = " (one-hot rows must be a float array)" if tdata.shape == shape else ""
-            raise ValueError(
-                f"cross_entropy: class-index target must have shape {batch} (logits.shape[:-1]) "
-                f"for logits of shape {shape}, got {tdata.shape}{hint}"
-            )
-        y = tdata.reshape(-1).astype(np.intp, copy=False)
-        ignored = None
-        if ignore_index is not None:
-            ignored = y == ignore_index
-            if not ignored.any():
-                ignored = None
-        # cheap test first (two reductions); locate the culprit only when there is one
-        bad = None
-        if n and _max(y.view(_UINTP)) >= classes:  # negatives wrap to huge unsigned values
-            bad = (y < 0) | (y >= classes)
-            if ignored is not None:
-                bad &= ~ignored
-        if bad is not None and bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            where = tuple(int(i) for i in np.unravel_index(j, batch)) if batch else ()
-            raise ValueError(
-                f"cross_entropy: target class index {int(y[j])} at position {where} is out of "
-                f"range for logits of shape {shape} ({classes} classes: valid indices are "
-                f"0..{classes - 1}"
-                + (f", or ignore_index={ignore_index})" if ignore_index is not None else ")")
-            )
-        if weight is None and ignored is None and not eps:  # plain labels: T is one-hot
-            return _Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
-        dtype = logits.dtype
-        if ignored is not None:
-            y = np.where(ignored, 0, y)
-        wy = np.ones(n, dtype) if weight is None else weight[y]
-        if ignored is not None:
-            wy = np.where(ignored, 0, wy).astype(dtype)
-        b = None
-        if eps:
-            b = np.full(n, eps / classes, dtype)
-            if ignored is not None:
-                b[ignored] = 0
-        return _Target(
-            "index",
-            n,
-            classes,
-            batch,
-            eps,
-            weight,
-            float(wy.sum(dtype=np.float64)),
-            y=y,
-            a=(wy * (1.0 - eps)).astype(dtype),
-            b=b,
-            ignored=ignored,
-        )
-    if kind in "fb":
-        if tdata.shape != shape:
-            hint = " (class indices must be an integer array)" if tdata.shape == batch else ""
-            raise ValueError(
-                f"cross_entropy: probability target must have the logits' shape {shape}, "
-                f"got {tdata.shape}{hint}"
-            )
-        if ignore_index is not None:
-            raise ValueError(
-                "cross_entropy: ignore_index applies to class-index targets only; this target "
-                f"holds probabilities (dtype {tdata.dtype}, shape {tdata.shape})"
-            )
-        if kind == "f":
-            bad = ~np.isfinite(tdata) | (tdata < 0)
-            if bad.any():
-                j = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), shape))
-                raise ValueError(
-                    f"cross_entropy: probability target must be finite and non-negative, "
-                    f"target{list(j)} = {tdata[j]}"
-                )
-        if isinstance(target, Tensor) and target.requires_grad:
-            probs: Any = target.astype(logits.dtype)  # a no-op unless the dtypes differ
-        elif isinstance(target, Tensor):  # keep a Tensor (and its name) so graphs can show it
-            probs = target if target.dtype == logits.dtype else Tensor(tdata, dtype=logits.dtype)
-            probs.name = target.name
-        else:
-            probs = tdata.astype(logits.dtype, copy=False)
-        return _Target("prob", n, classes, batch, eps, weight, float(n), probs=probs)
-    raise TypeError(
-        f"cross_entropy: target must hold integer class indices or float probabilities, got "
-        f"dtype {tdata.dtype}"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# the fused node
-
-
-class SoftmaxCrossEntropy(Function):
-    """L = sum(T) logsumexp(z) - sum(T z) (reduced);  dz = g * (sum(T) softmax(z) - T)
-
-    One node for the whole loss. Forward: shift each row by its max, ``e = exp(z - m)`` (in
-    place in the one buffer the forward allocates), ``s = sum(e)``, ``logsumexp = log(s) + m``.
-    It keeps ``e``, ``s`` and ``m``; nothing else of size (N, C).
-
-    Fast backward: ``g * sum(T) * softmax = e * (g * sum(T) / s)``, one multiply written into
-    ``e`` itself, which then becomes the gradient (no new (N, C) buffer), then ``g * T`` is
-    subtracted (only at the labels for class indices). A second backward through the same
-    graph recomputes ``e`` from the logits, so it is still right.
-
-    With ``create_graph=True`` the backward instead rebuilds the softmax from the logits
-    Tensor with differentiable ops, so second derivatives (``diag(s) - s s^T``) are right.
-    """
-
-    def forward(self, z, target, spec: _Target, reduction: str):
-        self.spec, self.reduction = spec, reduction
-        m = z.max(axis=-1, keepdims=True)  # (..., 1), the shift
-        loss = self._row_losses(z, m, target)
-        total = None if reduction == "none" else _sum(loss)
-        # A row whose max is +-inf or NaN must not be shifted (see `_shift`). Such a row always
-        # makes its loss NaN here (inf - inf), so a finite total proves every max finite and
-        # the full test (two more passes) runs only for a non-finite result, or when that proof
-        # is unavailable (per-row losses, ignored rows zeroed).
-        if (
-            total is None or spec.ignored is not None or not math.isfinite(total)
-        ) and not np.isfinite(m).all():
-            m = _shift(z, -1)
-            loss = self._row_losses(z, m, target)
-            total = None if reduction == "none" else _sum(loss)
-        if total is None:
-            self.scale = 1.0
-            return loss.reshape(spec.batch_shape)
-        if reduction == "sum":
-            self.scale = 1.0
-            return total
-        # mean: nothing to average (all targets ignored, or an empty batch) gives 0, not NaN
-        self.scale = 1.0 / spec.denominator if spec.denominator else 0.0
-        return total * self.scale
-
-    def _row_losses(self, z, m, target):
-        """The loss of each row, (N,), with the logits shifted by ``m``; keeps ``e``, ``s``."""
-        spec = self.spec
-        n, c = spec.n, spec.classes
-        # shifted logits, z's shape, C-contiguous even for transposed logits (so the reshapes
-        # below are views); becomes exp(z - m) in place below
-        e = np.subtract(z, m, order="C")
-        e2 = e.reshape(n, c)
-        if spec.kind == "index":
-            # flat positions of the labels: 1-D fancy indexing is cheaper than (rows, y)
-            self.at_labels = at_labels = _row_starts(n, c) + spec.y
-            lin = e.reshape(-1)[at_labels]  # z[y] - m
-            if not spec.plain:
-                lin = lin * spec.a
-            if spec.b is not None:  # label smoothing: + b * sum_c wvec_c (z_c - m)
-                lin += spec.b * (_row_sums(e2) if spec.weight is None else e2 @ spec.weight)
-            row_sum = 1.0 if spec.plain else spec.row_sums()
-        else:
-            self.tmat = tmat = spec.smoothed_probs(target.reshape(n, c))
-            lin = np.einsum("ij,ij->i", e2, tmat)  # sum_c T (z - m), no (N, C) temporary
-            row_sum = tmat.sum(axis=1)
-        np.exp(e, out=e)
-        s = _row_sums(e2)
-        if spec.ignored is None:
-            loss = np.log(s) - lin if spec.plain else row_sum * np.log(s) - lin
-        else:
-            with np.errstate(invalid="ignore"):  # 0 * inf on ignored rows: set to 0 below
-                loss = row_sum * np.log(s) - lin
-            loss[spec.ignored] = 0
-        self.e, self.s, self.m, self.row_sum = e, s, m, row_sum
-        return loss
-
-    def backward(self, g, out, z, target):
-        spec = self.spec
-        n, c = spec.n, spec.classes
-        r = g.reshape((n,)) if self.reduction == "none" else g
-        if self.scale != 1.0:
-            r = r * self.scale
-        if isinstance(z, Tensor):
-            return self._graph_backward(r, z, target)
-        # r is one number for "mean"/"sum", one per row for "none": then a column for (N, C)
-        r_col = r.reshape(-1, 1) if self.reduction == "none" else r
-        dz = dt = None
-        if spec.kind == "prob" and self.needs[1]:  # dloss/dt = -(1 - eps) * w * log p
-            logp = z.reshape(n, c) - self.m.reshape(n, 1) - np.log(self.s).reshape(-1, 1)
-            w = 1.0 if spec.weight is None else spec.weight
-            dt = (logp * w * (-(1.0 - spec.eps)) * r_col).reshape(target.shape)
-        if self.needs[0]:
-            coef = r / self.s if spec.plain else (r * self.row_sum) / self.s
-            dz = self.e
-            if dz is None:  # the buffer was handed out by an earlier backward: rebuild it
-                dz = np.exp(np.subtract(z, self.m, order="C"))
-            self.e = None  # from here on the buffer is the gradient, not exp(z - m)
-            d2 = dz.reshape(n, c)
-            d2 *= coef.reshape(-1, 1)  # g * sum(T) * softmax
-            if spec.kind == "index":
-                flat = dz.reshape(-1)
-                flat[self.at_labels] -= r if spec.plain else r * spec.a
-                if spec.b is not None:
-                    d2 -= (r * spec.b).reshape(-1, 1) * (
-                        1.0 if spec.weight is None else spec.weight
-                    )
-            else:
-                d2 -= self.tmat * r_col
-        return dz, dt
-
-    def _graph_backward(self, r, z, target):
-        """The same rule with Tensor ops on the logits Tensor: differentiable again."""
-        spec = self.spec
-        n, c = spec.n, spec.classes
-        z2 = z.reshape((n, c))
-        r_col = r.reshape((n, 1)) if r.ndim else r
-        if spec.kind == "index":
-            tmat = spec.dense(z.dtype)
-            row_sum = tmat.sum(axis=1, keepdims=True)
-        else:
-            tmat = spec.smoothed_probs(target.reshape((n, c)))
-            row_sum = tmat.sum(axis=1, keepdims=True)
-        dz = dt = None
-        if self.needs[0]:
-            dz = (softmax(z2, axis=-1) * row_sum - tmat) * r_col
-            dz = dz.reshape(z.shape)
-        if spec.kind == "prob" and self.needs[1]:
-            w = 1.0 if spec.weight is None else spec.weight
-            dt = (-log_softmax(z2, axis=-1) * w * (1.0 - spec.eps) * r_col).reshape(target.shape)
-        return dz, dt
-
-
 # ---------------------------------------------------------------------------------------------
 # the composed (unfused) loss
 
 
-def _cross_entropy_unfused(logits: Tensor, spec: _Target, reduction: str) -> Tensor:
+def _cross_entropy_unfused(logits: Tensor, spec: Target, reduction: str) -> Tensor:
     """The loss as a chain of primitive nodes, each with its own VJP (read this to learn it).
 
     Nodes: Sub (max shift, a constant), Exp, Sum, Log, Sub (= log_softmax), then GetItem and
     Neg (class indices) or Mul, Sum, Neg (a target matrix), then the reduction (Sum, Mul).
     """
     z = logits.reshape((spec.n, spec.classes))
-    shifted = z - _shift(z.data, 1)  # the max is a constant: it cancels in the maths
+    shifted = z - stable_shift(z.data, 1)  # the max is a constant: it cancels in the maths
     log_probs = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
     if spec.plain:
         # plain labels: pick log p[n, y[n]] for each row n
@@ -667,8 +319,8 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {eps}")
     if ignore_index is not None and not isinstance(ignore_index, (int, np.integer)):
         raise TypeError(f"cross_entropy: ignore_index must be an int, got {ignore_index!r}")
-    w = None if weight is None else _check_weight(weight, shape[-1], logits._data.dtype)
-    spec = _read_target(logits, target, w, ignore_index, eps)
+    w = None if weight is None else check_weight(weight, shape[-1], logits._data.dtype)
+    spec = read_target(logits, target, w, ignore_index, eps)
     if not fused:
         return _cross_entropy_unfused(logits, spec, reduction)
     if spec.kind == "prob":

@@ -3,7 +3,7 @@
 A :class:`Module` keeps its :class:`Parameter` s and sub-modules by attribute, so
 ``self.fc = Linear(2, 3)`` is all it takes to register a layer. ``model(x)`` calls
 ``model.forward(x)``. Layers compose Tensor ops, so ``draw_graph`` shows the engine's nodes
-(``ReLU``, ...); a :class:`Linear` layer is one :class:`Affine` node (``x @ W^T + b``), or
+(``ReLU``, ...); a :class:`Linear` layer is one ``ops.Affine`` node (``x @ W^T + b``), or
 ``Transpose``, ``MatMul`` and ``Add`` with ``fused=False``.
 
 Randomness (initial weights, dropout masks) comes from a module-level generator seeded with
@@ -25,7 +25,7 @@ import numpy as np
 
 from . import functional as F
 from . import ops
-from .autograd import Function
+from .ops import Affine
 from .tensor import Tensor
 
 __all__ = [
@@ -304,36 +304,6 @@ def _to_tensor(x: Any) -> Tensor:
 
 # ---------------------------------------------------------------------------------------------
 # layers
-
-
-class Affine(Function):
-    """z = x @ W^T + b;  dx = g @ W,  dW = g^T @ x,  db = sum(g over rows)
-
-    One node for a whole linear layer (PyTorch records one ``addmm`` too). ``x`` has shape
-    ``(..., in)``, ``W`` ``(out, in)``, ``b`` ``(out,)`` (optional: ``Affine.apply(x, W)``).
-    The rules are contractions: ``g`` of shape ``(..., out)`` times the Jacobian, never a
-    Jacobian built explicitly. Leading axes of ``x`` are treated as rows.
-    """
-
-    def forward(self, x, w, b=None):
-        if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
-            raise ValueError(f"Linear expects inputs of shape (..., {w.shape[-1]}), got {x.shape}")
-        out = x @ w.T
-        if b is not None:
-            out += b
-        return out
-
-    def backward(self, g, out, x, w, b=None):
-        needs = self.needs
-        if len(g.shape) == 2:  # (rows, out) already: no reshapes (this runs every step)
-            rows_g, rows_x = g, x
-        else:
-            rows_g, rows_x = g.reshape((-1, g.shape[-1])), x.reshape((-1, x.shape[-1]))
-        dx = g @ w if needs[0] else None
-        dw = rows_g.swapaxes(-1, -2) @ rows_x if needs[1] else None
-        if len(needs) == 2:
-            return dx, dw
-        return dx, dw, (rows_g.sum(axis=0) if needs[2] else None)
 
 
 class Linear(Module):

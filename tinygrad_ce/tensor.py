@@ -1,7 +1,8 @@
 """``Tensor``: an ndarray that remembers how it was computed, so gradients can flow back.
 
-The class only holds data and turns Python operators into ops (see ``ops.py``); the engine that
-runs the backward pass lives in ``autograd.py``.
+The class only holds data and turns Python operators into ops (see ``ops/``); the engine that
+runs the backward pass lives in ``autograd.py``. Imports flow one way: this module uses the
+engine and the ops, and hands the class down to the engine (``autograd.use_tensor_class``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from . import autograd, ops
 
 _SUPPORTED_KINDS = "fiub"  # float, signed int, unsigned int, bool
 
@@ -429,4 +432,4 @@ def _value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-from . import autograd, ops  # noqa: E402  (ops build Tensors; imported after the class)
+autograd.use_tensor_class(Tensor, _make_tensor)

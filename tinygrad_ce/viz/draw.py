@@ -33,7 +33,7 @@ from ..tensor import Tensor
 if TYPE_CHECKING:
     from ..nn import Module
 from .graph import Labels, forward_order
-from .rules import is_fused, rule_parts, rule_text
+from .rules import argument_names, is_fused, rule_lines
 
 FONT = "Helvetica"
 
@@ -51,9 +51,6 @@ COLORS = {
 SUBTLE = "#5f6b76"  # shape/dtype text
 GRAD_COLOR = "#b0362b"
 
-# argument names for ops whose argument order matters, read from the rule ("dA = ...")
-_ORDERED_OPS = frozenset({"Sub", "Div", "Pow", "MatMul", "Affine", "SoftmaxCrossEntropy"})
-_SYMMETRIC_OPS = frozenset({"Add", "Mul"})  # no argument names: the order does not matter
 
 INSTALL_HELP = (
     "Graphviz's `dot` program is needed to render pictures, and it was not found on PATH. "
@@ -386,7 +383,7 @@ def _op_node(
     if fused:
         lines.append(("small", "fused: softmax + log + sum in one node"))
     if rules:
-        lines.extend(("rule", part) for part in rule_text(ctx).split(",  "))
+        lines.extend(("rule", part) for part in rule_lines(ctx))
     fill, line = COLORS["fused" if fused else "op"]
     attrs = {"peripheries": "2", "penwidth": "1.8"} if fused else {}
     dot.node(
@@ -402,8 +399,9 @@ def _op_node(
     if id(t) not in hidden:
         dot.edge(op_id, walk.ids[id(t)])
 
-    ordered = ctx.name in _ORDERED_OPS or (rules and ctx.name not in _SYMMETRIC_OPS)
-    roles = _argument_names(ctx) if ordered and len(ctx.inputs) > 1 else None
+    # edges say which argument they are where the order matters, in the names the rules use
+    ordered = not ctx.commutative and (rules or bool(ctx.args))
+    roles = argument_names(ctx, len(ctx.inputs)) if ordered and len(ctx.inputs) > 1 else None
     for i, x in enumerate(ctx.inputs):
         edge_text = []
         if roles is not None:
@@ -452,21 +450,6 @@ def _const_lines(x: Any, show_data: bool, symbol: str) -> list[tuple[str, str]]:
     if show_data or arr.size <= 4:
         lines.extend(("small", v) for v in _values_text(arr, max_size=8))
     return lines
-
-
-def _argument_names(ctx: Any) -> list[str]:
-    """``["A", "B"]`` for MatMul, from its rule ``dA = ...,  dB = ...``; else x, y, ..."""
-    n = len(ctx.inputs)
-    found = []
-    for part in rule_parts(ctx, n):
-        head = part.split("=", 1)[0].strip()
-        if head.startswith("d") and head[1:].isidentifier():
-            found.append(head[1:])
-    if len(found) == n and len(set(found)) == n:
-        return found
-    if ctx.name in ("SoftmaxCrossEntropy",):
-        return ["z", "target"][:n] + [f"arg{i}" for i in range(2, n)]
-    return (["x", "y"] if n == 2 else [f"arg{i}" for i in range(n)])[:n]
 
 
 def _legend(dot: Any) -> None:

@@ -10,8 +10,8 @@ from ..tensor import Tensor
 
 if TYPE_CHECKING:
     from ..nn import Module
-from . import expr as E
-from .expr import Expr
+from .. import symbolic as E
+from ..symbolic import Expr
 from .graph import Labels, backward_order, forward_order
 from .rules import backward_exprs, rule_parts
 

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import symbolic as E
+from ..symbolic import Expr
 from ..tensor import Tensor
-from . import expr as E
-from .expr import Expr
-from .rules import forward_expr
 
 
 def tensor_inputs(t: Tensor) -> list[Tensor]:
@@ -155,7 +154,7 @@ class Labels:
                 else:
                     args.append(self.constant(x))
             else:
-                formula = forward_expr(t._ctx, args, self.constant_name)
+                formula = t._ctx.formula_expr(args, self.constant_name)
                 if len(formula.render()) <= max_len:
                     self._labels[id(t)] = formula
                     continue

@@ -10,12 +10,17 @@ applied as expressions are built:
 * ``-(-e)`` -> ``e``, ``a + (-b)`` and ``-b + a`` -> ``a - b``, ``a - (-b)`` -> ``a + b``;
 * ``e + e`` -> ``2 * e``.
 
+A formula an op declares as text (``"dx = g * tanh(x)"``) becomes an expression with
+:func:`fill`, which puts the operands' own formulas in place of its letters.
+
 Notation: ``^T`` is a transpose, ``@`` a matrix product (a contraction) in a gradient, and a
 matrix product inside a forward value is written by juxtaposition (``A^T y``), as in the maths.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,7 +32,8 @@ _ASSOCIATIVE = {"+", "*", "@", " "}
 
 @dataclass(frozen=True)
 class Expr:
-    """One node of a formula: ``kind`` is "atom", "call", "neg", "^T" or a binary operator."""
+    """One node of a formula: ``kind`` is "atom", "call", "neg", "^T", "text" (a filled-in
+    declared formula) or a binary operator."""
 
     kind: str
     text: str = ""  # atom text or function name
@@ -35,6 +41,8 @@ class Expr:
 
     @property
     def prec(self) -> int:
+        if self.kind == "text":
+            return _text_prec(self.text)
         return _PREC.get(self.kind, _ATOM)
 
     def render(self) -> str:
@@ -43,7 +51,7 @@ class Expr:
 
     @cached_property
     def _text(self) -> str:
-        if self.kind == "atom":
+        if self.kind in ("atom", "text"):
             return self.text
         if self.kind == "call":
             return f"{self.text}({', '.join(a.render() for a in self.args)})"
@@ -208,3 +216,75 @@ def matmul(a: Expr, b: Expr) -> Expr:
 def product(a: Expr, b: Expr) -> Expr:
     """A matrix product inside a forward value, written by juxtaposition: ``A^T y``."""
     return Expr(" ", "", (a, b))
+
+
+# ---------------------------------------------------------------------------------------------
+# declared formulas filled in with the operands' names
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+_BINARY = {
+    ast.Add: add,
+    ast.Sub: sub,
+    ast.Mult: mul,
+    ast.Div: div,
+    ast.Pow: power,
+    ast.MatMult: matmul,
+}
+
+
+def fill(template: str, values: dict[str, Expr]) -> Expr:
+    """The formula ``template`` with each letter in ``values`` replaced by that expression.
+
+    ``fill("g * tanh(x)", {"g": atom("g"), "x": name("a + b")})`` is ``g * tanh(a + b)``. A
+    template in Python's arithmetic (``+ - * / ** @``, calls, ``x^T`` or ``x.T``) is built with
+    the constructors above, so it simplifies as a hand-written formula does (``1 * e`` is
+    ``e``); anything else is kept as text with the operands substituted (parenthesised unless
+    atomic). Words not in ``values`` (function names) stay as they are.
+    """
+    text = template.strip()
+    try:
+        tree = ast.parse(re.sub(r"\^T\b", ".T", text), mode="eval").body
+        return _from_ast(tree, values)
+    except (SyntaxError, ValueError):
+        pass
+
+    def swap(match: re.Match) -> str:
+        e = values.get(match.group(0))
+        if e is None:
+            return match.group(0)
+        before, after = text[: match.start()].rstrip()[-1:], text[match.end() :].lstrip()[:1]
+        alone = before in ("(", ",") and after in (")", ",")  # a whole argument of a call
+        return e.render() if e.prec == _ATOM or alone else f"({e.render()})"
+
+    return Expr("text", _WORD.sub(swap, text))
+
+
+def _from_ast(node: ast.expr, values: dict[str, Expr]) -> Expr:
+    if isinstance(node, ast.Name):
+        return values.get(node.id) or atom(node.id)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return number(node.value)
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](_from_ast(node.left, values), _from_ast(node.right, values))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return neg(_from_ast(node.operand, values))
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        return T(_from_ast(node.value, values))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        return call(node.func.id, *(_from_ast(a, values) for a in node.args))
+    raise ValueError("not a formula fill() builds")
+
+
+def _text_prec(text: str) -> int:
+    """How strongly a filled-in text formula binds: its loosest operator outside brackets."""
+    depth, loosest = 0, _ATOM
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in "+-*/@" and 0 < i < len(text) - 1 and text[i - 1] == " ":
+            loosest = min(loosest, _PREC["+"] if ch in "+-" else _PREC["*"])
+    if loosest == _ATOM and text.startswith("-"):
+        return _PREC["neg"]
+    return loosest

@@ -1,0 +1,66 @@
+"""Every primitive op, one small class each, grouped by kind.
+
+Each class holds its forward, its VJP rule and its formulas (``args``, ``formula``, ``vjp``:
+what ``explain``, ``draw_graph(rules=True)`` and its docstring show). Adding an op is one class
+in the file of its kind, a method on ``Tensor`` or a function in ``functional`` that calls
+``Op.apply``, and its tests.
+
+=================  ==========================================================================
+``elementwise``    Add Sub Mul Div Pow (broadcasting), Neg Exp Log Abs ReLU Tanh Sigmoid Cast
+``reduce``         Sum Max
+``shape``          Reshape Transpose BroadcastTo GetItem ScatterAdd
+``linalg``         MatMul, Affine (a whole linear layer in one node)
+``loss``           SoftmaxCrossEntropy (fused) and the target handling it shares with the
+                   composed loss
+=================  ==========================================================================
+
+Notation: ``g`` is the upstream gradient (the output's shape), ``dx`` the gradient sent to input
+``x``. A rule returns the gradient for the *broadcast* shape; the engine sums it back to each
+input's shape (``autograd.unbroadcast``). Rules run on ndarrays or on Tensors (for higher-order
+gradients), so they use only operations both provide.
+"""
+
+from .elementwise import Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, log
+from .linalg import Affine, MatMul
+from .loss import SoftmaxCrossEntropy
+from .reduce import Max, Sum
+from .shape import (
+    BroadcastTo,
+    GetItem,
+    Reshape,
+    ScatterAdd,
+    Transpose,
+    broadcast_to,
+    normalize_index,
+    scatter_add,
+)
+
+__all__ = [
+    "Abs",
+    "Add",
+    "Affine",
+    "BroadcastTo",
+    "Cast",
+    "Div",
+    "Exp",
+    "GetItem",
+    "Log",
+    "MatMul",
+    "Max",
+    "Mul",
+    "Neg",
+    "Pow",
+    "ReLU",
+    "Reshape",
+    "ScatterAdd",
+    "Sigmoid",
+    "SoftmaxCrossEntropy",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "broadcast_to",
+    "log",
+    "normalize_index",
+    "scatter_add",
+]

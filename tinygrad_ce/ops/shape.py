@@ -1,0 +1,210 @@
+"""Shape and indexing ops: reshape, transpose, broadcast, ``x[index]`` and its backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import symbolic as E
+from ..autograd import Function, is_tensor, unbroadcast
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """``np.broadcast_to`` for ndarrays, the differentiable ``BroadcastTo`` op for Tensors."""
+    if is_tensor(x):
+        return BroadcastTo.apply(x, shape=shape)
+    return np.broadcast_to(x, shape)
+
+
+class Reshape(Function):
+    args, formula, vjp = ("x",), "x.reshape(shape)", ("dx = g.reshape(x.shape)",)
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
+            ) from None
+
+    def backward(self, g, out, x):
+        return (g.reshape(self.in_shape),)
+
+    def formula_expr(self, args, namer=None):
+        return args[0]  # same numbers: the formula does not change
+
+    def vjp_exprs(self, g, args, out, namer=None):
+        return [g]
+
+
+class Transpose(Function):
+    args, formula, vjp = ("x",), "x^T", ("dx = g^T",)
+
+    def forward(self, x, axes=None):
+        axes = tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) for a in axes)
+        # negative axes count from the end; stored non-negative so backward can invert them
+        perm = tuple(a % x.ndim if -x.ndim <= a < x.ndim else a for a in axes)
+        if sorted(perm) != list(range(x.ndim)):
+            raise ValueError(
+                f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of a "
+                f"tensor of shape {x.shape}"
+            )
+        self.axes = perm
+        return x.transpose(perm)
+
+    def backward(self, g, out, x):
+        return (g.transpose(tuple(np.argsort(self.axes).tolist())),)
+
+
+class BroadcastTo(Function):
+    args, formula, vjp = ("x",), "broadcast_to(x, shape)", ("dx = g summed over new axes",)
+
+    def forward(self, x, shape):
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"cannot broadcast a tensor of shape {x.shape} to {shape}") from None
+
+    def backward(self, g, out, x):
+        return (unbroadcast(g, x.shape),)
+
+    def formula_expr(self, args, namer=None):
+        return args[0]
+
+    def vjp_exprs(self, g, args, out, namer=None):
+        return [g]
+
+
+# ---------------------------------------------------------------------------------------------
+# indexing
+
+
+def normalize_index(index: Any) -> Any:
+    """Turn Tensors and lists inside an index into ndarrays, keep everything else."""
+    if isinstance(index, tuple):
+        return tuple(normalize_index(i) for i in index)
+    if is_tensor(index):
+        return index._data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _has_integer_array(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)
+
+
+class GetItem(Function):
+    """Repeated indices accumulate in the backward (``np.add.at``)."""
+
+    args, formula, vjp = ("x",), "x[index]", ("dx = g scattered into zeros",)
+
+    def forward(self, x, index):
+        self.index = index
+        self.in_shape = x.shape
+        return x[index]
+
+    def backward(self, g, out, x):
+        return (scatter_add(g, self.index, self.in_shape),)
+
+    def formula_expr(self, args, namer=None):
+        x = args[0]
+        text = x.render() if x.prec >= 100 or x.kind == "^T" else f"({x.render()})"
+        return E.atom(f"{text}[{index_text(self.index, namer)}]")
+
+    def vjp_exprs(self, g, args, out, namer=None):
+        """``scatter(g)``; one entry per row (``x[range, labels]``) is ``g * onehot(labels)``."""
+        index = self.index
+        if (
+            isinstance(index, tuple)
+            and len(index) == 2
+            and len(self.in_shape) == 2
+            and _is_arange(index[0])
+            and isinstance(index[1], np.ndarray)
+            and index[1].shape == index[0].shape
+        ):
+            onehot = E.call("onehot", E.atom((namer and namer(index[1])) or "idx"))
+            col = g if _is_number(g) else E.atom(f"{_paren(g)}[:, None]")
+            return [E.mul(col, onehot)]
+        if g.kind == "neg":
+            return [E.neg(E.call("scatter", g.args[0]))]
+        return [E.call("scatter", g)]
+
+
+class ScatterAdd(Function):
+    """The backward of GetItem: zeros of ``shape`` with ``g`` added at ``index``."""
+
+    args, formula, vjp = ("g",), "scatter_add(g, index, shape)", ("dg = dz[index]",)
+
+    def forward(self, g, index, shape):
+        self.index = index
+        out = np.zeros(shape, dtype=g.dtype)
+        if _has_integer_array(index):
+            np.add.at(out, index, g)  # integer arrays may repeat an index: accumulate
+        else:
+            out[index] = g  # basic indexing and masks touch each element once
+        return out
+
+    def backward(self, g, out, x):
+        return (g[self.index],)
+
+    def vjp_exprs(self, g, args, out, namer=None):
+        return [E.atom(f"{_paren(g)}[{index_text(self.index, namer)}]")]
+
+
+def scatter_add(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    if is_tensor(g):
+        return ScatterAdd.apply(g, index=index, shape=shape)
+    return ScatterAdd().forward(g, index, shape)
+
+
+# --- how an index is written in a formula --------------------------------------------------
+
+
+def _is_arange(i: Any) -> bool:
+    return (
+        isinstance(i, np.ndarray)
+        and i.ndim == 1
+        and i.dtype.kind in "iu"
+        and np.array_equal(i, np.arange(len(i)))
+    )
+
+
+def _paren(e: E.Expr) -> str:
+    return e.render() if e.prec >= 100 or e.kind == "^T" else f"({e.render()})"
+
+
+def _is_number(e: E.Expr) -> bool:
+    if e.kind == "neg":
+        return _is_number(e.args[0])
+    try:
+        float(e.text)
+    except ValueError:
+        return False
+    return e.kind == "atom"
+
+
+def index_text(index: Any, namer: Any = None) -> str:
+    """``x[index]`` as a reader would write the index: ``0, :``, ``range, labels``, ``mask``."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in items:
+        if isinstance(i, slice):
+            parts = ["" if v is None else str(v) for v in (i.start, i.stop, i.step)]
+            out.append(":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else ""))
+        elif i is None:
+            out.append("None")
+        elif i is Ellipsis:
+            out.append("...")
+        elif isinstance(i, (int, np.integer)):
+            out.append(str(int(i)))
+        elif isinstance(i, np.ndarray) and i.dtype == bool:
+            out.append((namer and namer(i)) or "mask")
+        elif _is_arange(i):
+            out.append("range")
+        else:
+            out.append((namer and namer(i)) or "idx")
+    return ", ".join(out)
