@@ -27,6 +27,9 @@ _LAZY = {
     "explain": "tinygrad_ce.viz",
     "render_graph": "tinygrad_ce.viz",
     "compare_cross_entropy": "tinygrad_ce.compare",
+    "where": "tinygrad_ce.functional",
+    "cat": "tinygrad_ce.functional",
+    "stack": "tinygrad_ce.functional",
 }
 
 __all__ = [

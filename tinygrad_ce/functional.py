@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .ops.elementwise import GELU, Where
 from .ops.loss import (
     SoftmaxCrossEntropy,
     Target,
@@ -30,7 +31,9 @@ from .ops.loss import (
     read_target,
     softmax_of,
 )
+from .ops.norm import LayerNorm
 from .ops.reduce import stable_shift
+from .ops.shape import Concat, Embedding
 from .tensor import Tensor
 
 Reduction = Literal["mean", "sum", "none"]
@@ -38,14 +41,21 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 __all__ = [
     "SoftmaxCrossEntropy",
+    "cat",
     "cross_entropy",
+    "embedding",
+    "gelu",
+    "layer_norm",
     "log_softmax",
     "logsumexp",
     "mse_loss",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
     "softmax",
+    "stack",
     "tanh",
+    "where",
 ]
 
 
@@ -328,3 +338,198 @@ def cross_entropy(
     else:  # the rule reads spec.y; a labels Tensor is passed only so graphs can show its name
         target_in = target if isinstance(target, Tensor) else spec.y
     return SoftmaxCrossEntropy.apply(logits, target_in, spec=spec, reduction=reduction)
+
+
+# ---------------------------------------------------------------------------------------------
+# selecting and joining
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is True, ``b`` elsewhere (``np.where``, broadcasting).
+
+    ``cond`` is a boolean array or Tensor, a constant with no gradient; ``a`` and ``b`` are
+    Tensors or numbers. One ``Where`` node: ``da = where(cond, g, 0)``, ``db = where(cond, 0, g)``.
+    """
+    c = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if c.dtype != bool:
+        raise TypeError(f"where: cond must be boolean, got dtype {c.dtype} (shape {c.shape})")
+    return Where.apply(a, b, cond=c)
+
+
+def cat(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along an existing ``axis`` (``np.concatenate``); one ``Concat`` node whose
+    backward hands each input its slice of the upstream gradient."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: needs a non-empty sequence of tensors")
+    return Concat.apply(*[_tensor(t, "cat input") for t in tensors], axis=axis)
+
+
+def stack(tensors: Any, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new ``axis`` (``np.stack``): each gets a length-1
+    axis (``Reshape``), then one ``Concat``."""
+    tensors = [_tensor(t, "stack input") for t in tensors]
+    if not tensors:
+        raise ValueError("stack: needs a non-empty sequence of tensors")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape}, tensor 0 has {shape}")
+    ndim = len(shape) + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for results with {ndim} axes")
+    axis %= ndim
+    new = shape[:axis] + (1,) + shape[axis:]
+    return Concat.apply(*[t.reshape(new) for t in tensors], axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# language-model layers: embedding, layer norm, GELU, attention
+
+
+def embedding(indices: Any, weight: Tensor) -> Tensor:
+    """Look up rows of ``weight``: ``weight[indices]``.
+
+    Parameters
+    ----------
+    indices : integer array or Tensor, any shape
+        Row ids in ``[0, num_embeddings)``.
+    weight : Tensor, shape (num_embeddings, dim)
+
+    Returns
+    -------
+    Tensor of shape ``indices.shape + (dim,)``. One ``Embedding`` node; its VJP adds each row
+    of ``g`` into row ``indices[i]`` of a zero table (repeated ids accumulate).
+    """
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    return Embedding.apply(_float_tensor(weight, "embedding weight"), indices=idx)
+
+
+def layer_norm(
+    x: Any,
+    normalized_shape: int | tuple[int, ...],
+    weight: Any = None,
+    bias: Any = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise ``x`` over its last axes to zero mean and unit variance, then ``* w + b``.
+
+    Parameters
+    ----------
+    x : Tensor, shape (..., *normalized_shape)
+    normalized_shape : int or tuple of ints
+        The trailing shape to normalise over (``C`` for ``(B, T, C)`` activations).
+    weight, bias : Tensor of shape ``normalized_shape``, optional
+    eps : float
+        Added to the (biased) variance: ``y = (x - mean) / sqrt(var + eps) * w + b``.
+
+    Returns
+    -------
+    Tensor of ``x``'s shape: one ``LayerNorm`` node (backward
+    ``dx = r (gh - mean(gh) - xh mean(gh xh))``, ``gh = g w``, ``r = 1/sqrt(var + eps)``).
+    """
+    x = _float_tensor(x, "layer_norm input")
+    norm = (
+        (int(normalized_shape),)
+        if isinstance(normalized_shape, (int, np.integer))
+        else tuple(int(n) for n in normalized_shape)
+    )
+    k = len(norm)
+    if k == 0 or x.shape[x.ndim - k :] != norm or x.ndim < k:
+        raise ValueError(
+            f"layer_norm: input of shape {x.shape} does not end with normalized_shape {norm}"
+        )
+    for label, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(np.shape(p.data if isinstance(p, Tensor) else p)) != norm:
+            raise ValueError(
+                f"layer_norm: {label} must have shape {norm}, got "
+                f"{np.shape(p.data if isinstance(p, Tensor) else p)}"
+            )
+    if weight is None and bias is None:
+        return LayerNorm.apply(x, k=k, eps=eps)
+    if weight is None:
+        weight = np.ones(norm, dtype=x.dtype)
+    if bias is None:
+        return LayerNorm.apply(x, weight, k=k, eps=eps)
+    return LayerNorm.apply(x, weight, bias, k=k, eps=eps)
+
+
+def gelu(x: Any, approximate: Literal["none", "tanh"] = "none") -> Tensor:
+    """Gaussian error linear unit ``x * Phi(x)``, ``Phi`` the standard normal CDF.
+
+    ``approximate="none"`` uses ``Phi(x) = (1 + erf(x / sqrt 2)) / 2`` with an accurate ``erf``
+    (W. J. Cody's rational approximations: about 1e-16 in float64); ``"tanh"`` uses
+    ``(1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2`` (GPT-2's, cheaper). One ``GELU`` node.
+    """
+    return GELU.apply(_float_tensor(x, "gelu input"), approximate=approximate)
+
+
+def scaled_dot_product_attention(
+    q: Any, k: Any, v: Any, attn_mask: Any = None, is_causal: bool = False
+) -> Tensor:
+    """Attention ``softmax(q @ k^T / sqrt(E) [masked]) @ v``, as ``torch.nn.functional``'s.
+
+    Parameters
+    ----------
+    q : Tensor, shape (..., L, E)
+    k : Tensor, shape (..., S, E)
+    v : Tensor, shape (..., S, Ev)
+        Leading (batch, head) axes broadcast.
+    attn_mask : array or Tensor broadcastable to (..., L, S), optional
+        Boolean: True where a query may attend (False entries get ``-inf`` before the softmax).
+        Floating point: added to the scores.
+    is_causal : bool
+        Query ``i`` attends to keys ``j <= i`` only (the lower triangle, ``L x S``). Not
+        together with ``attn_mask``.
+
+    Returns
+    -------
+    Tensor of shape (..., L, Ev).
+
+    Notes
+    -----
+    Built from primitives so ``explain`` shows every step: ``MatMul`` (scores), ``Mul`` (the
+    ``1/sqrt(E)`` scale, applied to ``q``), ``Where`` (the mask), the softmax's ``Sub``, ``Exp``,
+    ``Sum``, ``Div``, and ``MatMul`` with ``v``. A query row whose mask is all False gets
+    zeros (as PyTorch), with a zero gradient.
+    """
+    q, k, v = (_float_tensor(t, f"attention {n}") for t, n in ((q, "q"), (k, "k"), (v, "v")))
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ValueError(
+            f"scaled_dot_product_attention: q, k, v need shape (..., L, E); got {q.shape}, "
+            f"{k.shape}, {v.shape}"
+        )
+    (ql, e), (s_len, ke), vs = q.shape[-2:], k.shape[-2:], v.shape[-2]
+    if ke != e or vs != s_len:
+        raise ValueError(
+            f"scaled_dot_product_attention: q {q.shape}, k {k.shape} and v {v.shape} do not "
+            "fit: q and k must share the last axis E, k and v the key axis S"
+        )
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal, not both")
+    scores = (q * (1.0 / np.sqrt(e))) @ k.swapaxes(-1, -2)  # (..., L, S)
+    keep = dead = None
+    if is_causal:
+        keep = _causal_mask(ql, s_len)
+    elif attn_mask is not None:
+        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        if mask.dtype == bool:
+            keep = mask
+        else:
+            scores = scores + mask.astype(scores.dtype)
+    if keep is not None:
+        dead = ~keep.any(axis=-1, keepdims=True)  # rows with nothing to attend to
+        if dead.any():
+            keep = keep | dead  # a finite (uniform) softmax there, zeroed below
+        else:
+            dead = None
+        scores = Where.apply(scores, -np.inf, cond=keep)
+    weights = softmax_of(scores, -1)
+    if dead is not None:
+        weights = Where.apply(0.0, weights, cond=dead)
+    return weights @ v
+
+
+def _causal_mask(rows: int, cols: int) -> np.ndarray:
+    """``[j <= i]``: the lower triangle of an (L, S) boolean matrix (PyTorch's ``is_causal``)."""
+    return np.tri(rows, cols, dtype=bool)

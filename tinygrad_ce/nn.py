@@ -29,11 +29,15 @@ from .ops import Affine
 from .tensor import Tensor
 
 __all__ = [
+    "CausalSelfAttention",
     "CheckpointError",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GELU",
     "Identity",
+    "LayerNorm",
     "Linear",
     "MSELoss",
     "Module",
@@ -42,6 +46,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "TransformerBlock",
     "load",
     "manual_seed",
     "save",
@@ -504,6 +509,166 @@ class Dropout(Module):
 
 
 # ---------------------------------------------------------------------------------------------
+# language-model layers
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` learnable vectors of size ``embedding_dim``, looked up by id.
+
+    ``Embedding(V, D)(idx)`` has shape ``idx.shape + (D,)``. Initialised from ``N(0, 1)`` as in
+    PyTorch (GPT re-initialises with a smaller spread). The gradient is a scatter-add of the
+    upstream rows into the table (see ``F.embedding``).
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        for label, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+                raise ValueError(f"Embedding: {label} must be a positive integer, got {n!r}")
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        table = _rng(rng).standard_normal((num_embeddings, embedding_dim))
+        self.weight = Parameter(table.astype(dtype))
+
+    def forward(self, indices: Any) -> Tensor:
+        return F.embedding(indices, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` with a learnable scale
+    (ones) and shift (zeros): ``(x - mean) / sqrt(var + eps) * weight + bias``.
+
+    ``bias=False`` leaves the shift out (nanoGPT's option).
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        bias: bool = True,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        shape = (
+            (int(normalized_shape),)
+            if isinstance(normalized_shape, (int, np.integer))
+            else tuple(int(n) for n in normalized_shape)
+        )
+        self.normalized_shape, self.eps = shape, float(eps)
+        self.weight = Parameter(np.ones(shape, dtype=dtype))
+        self.bias = Parameter(np.zeros(shape, dtype=dtype)) if bias else None
+
+    def forward(self, x: Any) -> Tensor:
+        return F.layer_norm(_to_tensor(x), self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class GELU(Module):
+    """``x * Phi(x)`` elementwise (``approximate="tanh"`` for GPT-2's tanh form)."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Tensor:
+        return F.gelu(_to_tensor(x), approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
+
+
+class CausalSelfAttention(Module):
+    """Multi-head self-attention where position ``t`` sees positions ``<= t`` (nanoGPT's).
+
+    Input and output ``(B, T, C)`` with ``C = n_embd``. One linear layer ``c_attn`` makes
+    queries, keys and values ``(B, T, 3C)``; each is split into ``n_head`` heads of size
+    ``C / n_head`` ``(B, n_head, T, hs)``; ``F.scaled_dot_product_attention(is_causal=True)``
+    mixes the values; the heads are joined again and projected by ``c_proj``.
+    """
+
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        bias: bool = True,
+        dropout: float = 0.0,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(
+                f"CausalSelfAttention: n_embd={n_embd} is not divisible by n_head={n_head}"
+            )
+        self.n_embd, self.n_head = n_embd, n_head
+        gen = _rng(rng)
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias, rng=gen)
+        self.c_proj = Linear(n_embd, n_embd, bias=bias, rng=gen)
+        self.resid_dropout = Dropout(dropout, rng=gen)
+
+    def forward(self, x: Any) -> Tensor:
+        x = _to_tensor(x)
+        if x.ndim != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(
+                f"CausalSelfAttention expects (B, T, {self.n_embd}) inputs, got {x.shape}"
+            )
+        b, t, c = x.shape
+        h = self.n_head
+        # (B, T, 3C) -> (3, B, h, T, hs): q, k, v are its three slices
+        qkv = self.c_attn(x).reshape(b, t, 3, h, c // h).transpose(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)
+        y = y.transpose(0, 2, 1, 3).reshape(b, t, c)  # heads side by side again
+        return self.resid_dropout(self.c_proj(y))
+
+    def extra_repr(self) -> str:
+        return f"n_head={self.n_head}"
+
+
+class TransformerBlock(Module):
+    """A pre-norm transformer block (nanoGPT's ``Block``)::
+
+    x = x + attn(ln_1(x))
+    x = x + mlp(ln_2(x)),   mlp = Linear(C, 4C) -> GELU -> Linear(4C, C) (-> Dropout)
+    """
+
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        bias: bool = True,
+        dropout: float = 0.0,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        gen = _rng(rng)
+        self.ln_1 = LayerNorm(n_embd, bias=bias)
+        self.attn = CausalSelfAttention(n_embd, n_head, bias=bias, dropout=dropout, rng=gen)
+        self.ln_2 = LayerNorm(n_embd, bias=bias)
+        self.mlp = Sequential(
+            Linear(n_embd, 4 * n_embd, bias=bias, rng=gen),
+            GELU(),
+            Linear(4 * n_embd, n_embd, bias=bias, rng=gen),
+            Dropout(dropout, rng=gen),
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        x = _to_tensor(x)
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+# ---------------------------------------------------------------------------------------------
 # losses
 
 
@@ -656,3 +821,15 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
     except CheckpointError as err:
         raise CheckpointError(f"checkpoint {path!r} does not fit the model: {err}") from None
     return module
+
+
+# model builders live in models.py (which imports this module): loaded on first use
+_MODELS = ("GPT", "GPTConfig")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODELS:
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'tinygrad_ce.nn' has no attribute {name!r}")

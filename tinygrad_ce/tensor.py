@@ -345,6 +345,57 @@ class Tensor:
         """Minimum over ``axis``; the gradient is shared equally among tied minima."""
         return -ops.Max.apply(-self, axis=axis, keepdims=keepdims)
 
+    def var(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 0
+    ) -> Tensor:
+        """Variance over ``axis``: ``sum((x - mean)**2) / (n - ddof)``, ``n`` the count reduced.
+
+        ``ddof=0`` (the default, numpy's) is the biased variance layer norm uses; ``ddof=1``
+        the unbiased one (``torch.var``'s default). Composed of ``Sum``, ``Sub`` and ``Mul``.
+        """
+        centred = self - self.mean(axis=axis, keepdims=True)
+        total = (centred * centred).sum(axis=axis, keepdims=keepdims)
+        count = self._data.size // max(total._data.size, 1) if self._data.size else 0
+        if count - ddof <= 0:
+            return total * float("nan")
+        return total * (1.0 / (count - ddof))
+
+    def std(
+        self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False, ddof: int = 0
+    ) -> Tensor:
+        """Standard deviation, ``sqrt(var(axis, keepdims, ddof))`` (see :meth:`var`)."""
+        return self.var(axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+
+    def maximum(self, other: Any) -> Tensor:
+        """Elementwise ``max(self, other)`` (broadcasting); ties split the gradient in half."""
+        return ops.Maximum.apply(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        """Elementwise ``min(self, other)`` (broadcasting); ties split the gradient in half."""
+        return ops.Minimum.apply(self, other)
+
+    def clip(self, lo: Any = None, hi: Any = None) -> Tensor:
+        """Values limited to ``[lo, hi]`` (either may be None). The gradient passes where
+        ``lo <= x <= hi`` and is 0 outside, as ``torch.clamp``; built from ``Where`` nodes."""
+        if lo is None and hi is None:
+            raise ValueError("clip: give lo, hi or both")
+        if lo is not None and hi is not None and np.any(np.asarray(_value(lo)) > _value(hi)):
+            raise ValueError(f"clip: lo ({lo}) must not exceed hi ({hi})")
+        out = self
+        if hi is not None:
+            out = ops.Where.apply(_value(hi), out, cond=self._data > _value(hi))
+        if lo is not None:
+            out = ops.Where.apply(_value(lo), out, cond=self._data < _value(lo))
+        return out
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        """``value`` where ``mask`` is True, this tensor elsewhere (``mask`` a boolean array or
+        Tensor broadcastable to this shape, a constant). Filled entries get no gradient."""
+        m = np.asarray(_value(mask))
+        if m.dtype != bool:
+            raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
+        return ops.Where.apply(value, self, cond=m)
+
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``; one ``-1`` allowed."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):

@@ -6,9 +6,11 @@ in the file of its kind, a method on ``Tensor`` or a function in ``functional`` 
 ``Op.apply``, and its tests.
 
 =================  ==========================================================================
-``elementwise``    Add Sub Mul Div Pow (broadcasting), Neg Exp Log Abs ReLU Tanh Sigmoid Cast
+``elementwise``    Add Sub Mul Div Pow Maximum Minimum (broadcasting), Where (a constant
+                   boolean mask), Neg Exp Log Abs ReLU Tanh Sigmoid Erf GELU Cast
 ``reduce``         Sum Max
-``shape``          Reshape Transpose BroadcastTo GetItem ScatterAdd
+``shape``          Reshape Transpose BroadcastTo GetItem ScatterAdd Concat Embedding
+``norm``           LayerNorm
 ``linalg``         MatMul, Affine (a whole linear layer in one node)
 ``loss``           SoftmaxCrossEntropy (fused) and the target handling it shares with the
                    composed loss
@@ -20,12 +22,36 @@ input's shape (``autograd.unbroadcast``). Rules run on ndarrays or on Tensors (f
 gradients), so they use only operations both provide.
 """
 
-from .elementwise import Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, log
+from .elementwise import (
+    GELU,
+    Abs,
+    Add,
+    Cast,
+    Div,
+    Erf,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    ReLU,
+    Sigmoid,
+    Sub,
+    Tanh,
+    Where,
+    log,
+    where,
+)
 from .linalg import Affine, MatMul
 from .loss import SoftmaxCrossEntropy
+from .norm import LayerNorm
 from .reduce import Max, Sum
 from .shape import (
     BroadcastTo,
+    Concat,
+    Embedding,
     GetItem,
     Reshape,
     ScatterAdd,
@@ -36,17 +62,24 @@ from .shape import (
 )
 
 __all__ = [
+    "GELU",
     "Abs",
     "Add",
     "Affine",
     "BroadcastTo",
     "Cast",
+    "Concat",
     "Div",
+    "Embedding",
+    "Erf",
     "Exp",
     "GetItem",
+    "LayerNorm",
     "Log",
     "MatMul",
     "Max",
+    "Maximum",
+    "Minimum",
     "Mul",
     "Neg",
     "Pow",
@@ -59,8 +92,10 @@ __all__ = [
     "Sum",
     "Tanh",
     "Transpose",
+    "Where",
     "broadcast_to",
     "log",
     "normalize_index",
     "scatter_add",
+    "where",
 ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import symbolic as E
 from ..autograd import Function, is_tensor
+from . import special
 
 
 def _data(x: Any) -> Any:
@@ -210,3 +211,162 @@ class Cast(Function):
 
     def vjp_exprs(self, g, args, out, namer=None):
         return [g]
+
+
+# ---------------------------------------------------------------------------------------------
+# selection and comparison
+
+
+def where(cond: Any, x: Any, y: Any) -> Any:
+    """``np.where`` on arrays, the differentiable ``Where`` op when ``x`` or ``y`` is a Tensor."""
+    if is_tensor(x) or is_tensor(y):
+        return Where.apply(x, y, cond=_data(cond))
+    return np.where(cond, x, y)
+
+
+class Where(Function):
+    """``cond`` is a constant boolean array (broadcast against ``x`` and ``y``): it has no
+    gradient. A masked-out ``-inf`` (attention masks) sends back an exact 0, never NaN."""
+
+    args, formula = ("x", "y"), "where(cond, x, y)"
+    vjp = ("dx = where(cond, g, 0)", "dy = where(cond, 0, g)")
+    broadcasts = True
+
+    def forward(self, x, y, cond):
+        cond = np.asarray(cond)
+        if cond.dtype != bool:
+            raise TypeError(f"where: cond must be a boolean array, got dtype {cond.dtype}")
+        try:
+            out = np.where(cond, x, y)
+        except ValueError:
+            raise ValueError(
+                f"where: cond {cond.shape}, x {np.shape(x)} and y {np.shape(y)} cannot be "
+                "broadcast together"
+            ) from None
+        self.cond = cond
+        return out
+
+    def backward(self, g, out, x, y):
+        cond, needs = self.cond, self.needs
+        dx = where(cond, g, 0.0) if needs[0] else None
+        dy = where(cond, 0.0, g) if needs[1] else None
+        return dx, dy
+
+    def vjp_exprs(self, g, args, out, namer=None):
+        cond = E.atom((namer and namer(self.cond)) or "cond")
+        return [E.call("where", cond, g, E.atom("0")), E.call("where", cond, E.atom("0"), g)]
+
+    def formula_expr(self, args, namer=None):
+        cond = E.atom((namer and namer(self.cond)) or "cond")
+        return E.call("where", cond, *args)
+
+
+class Maximum(_Binary):
+    """Elementwise ``max(x, y)``; where ``x == y`` each side gets half of ``g`` (as PyTorch)."""
+
+    formula = "maximum(x, y)"
+    vjp = ("dx = g * ([x > y] + [x == y] / 2)", "dy = g * ([y > x] + [x == y] / 2)")
+    commutative = True
+    _compute = staticmethod(np.maximum)
+
+    def backward(self, g, out, x, y):
+        share = _winner_share(_data(x), _data(y))  # 1, 1/2 on ties, 0: a constant
+        needs = self.needs
+        return (g * share if needs[0] else None), (g * (1.0 - share) if needs[1] else None)
+
+
+class Minimum(_Binary):
+    """Elementwise ``min(x, y)``; where ``x == y`` each side gets half of ``g`` (as PyTorch)."""
+
+    formula = "minimum(x, y)"
+    vjp = ("dx = g * ([x < y] + [x == y] / 2)", "dy = g * ([y < x] + [x == y] / 2)")
+    commutative = True
+    _compute = staticmethod(np.minimum)
+
+    def backward(self, g, out, x, y):
+        share = _winner_share(_data(y), _data(x))  # x wins where it is the smaller
+        needs = self.needs
+        return (g * share if needs[0] else None), (g * (1.0 - share) if needs[1] else None)
+
+
+def _winner_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``[x > y] + [x == y] / 2`` in ``x``'s (or ``y``'s) floating dtype."""
+    dtype = np.result_type(x, y, np.float32)
+    return (x > y).astype(dtype) + 0.5 * (x == y).astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# erf and GELU
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # 2 / sqrt(pi)
+_INV_SQRT_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi), the normal density at 0
+_GELU_C = 0.7978845608028654  # sqrt(2 / pi), in the tanh approximation
+_GELU_A = 0.044715
+
+
+def erf(x: Any) -> Any:
+    """The error function of an array (``ops.special.erf``) or the ``Erf`` op of a Tensor."""
+    return Erf.apply(x) if is_tensor(x) else special.erf(x)
+
+
+def _exp(x: Any) -> Any:
+    return Exp.apply(x) if is_tensor(x) else np.exp(x)
+
+
+def _tanh(x: Any) -> Any:
+    return Tanh.apply(x) if is_tensor(x) else np.tanh(x)
+
+
+class Erf(Function):
+    args, formula, vjp = ("x",), "erf(x)", ("dx = g * 2 / sqrt(pi) * exp(-x**2)",)
+
+    def forward(self, x):
+        return special.erf(x)
+
+    def backward(self, g, out, x):
+        return (g * (_exp(-(x * x)) * _TWO_OVER_SQRT_PI),)
+
+
+class GELU(Function):
+    """Gaussian error linear unit, ``x Phi(x)`` with ``Phi`` the standard normal CDF.
+
+    ``approximate="none"``: ``Phi(x) = (1 + erf(x / sqrt(2))) / 2`` (``erf`` accurate to about
+    1e-16 in float64); ``dx = g * (Phi(x) + x phi(x))``, ``phi`` the normal density.
+    ``approximate="tanh"``: ``Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2``, cheaper,
+    with its own exact derivative. Both rules run on Tensors too (second derivatives).
+    """
+
+    args, formula, vjp = ("x",), "x * Phi(x)", ("dx = g * (Phi(x) + x * phi(x))",)
+
+    def forward(self, x, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        if approximate == "tanh":
+            self.t = t = np.tanh(_GELU_C * (x + _GELU_A * x * x * x))
+            return 0.5 * x * (1.0 + t)
+        cdf = special.erf(x * _INV_SQRT_2)
+        cdf += 1.0
+        cdf *= 0.5
+        self.cdf = cdf  # Phi(x), kept for the backward
+        return x * cdf
+
+    def backward(self, g, out, x):
+        graph = is_tensor(x)
+        if self.approximate == "tanh":
+            x2 = x * x
+            t = _tanh(_GELU_C * (x + _GELU_A * x2 * x)) if graph else self.t
+            dt = (1.0 - t * t) * (_GELU_C * (1.0 + 3.0 * _GELU_A * x2))
+            return (g * (0.5 * (1.0 + t) + 0.5 * x * dt),)
+        cdf = (erf(x * _INV_SQRT_2) + 1.0) * 0.5 if graph else self.cdf
+        pdf = _exp(x * x * -0.5) * _INV_SQRT_2PI
+        return (g * (cdf + x * pdf),)
+
+    def rules(self):
+        if self.approximate == "tanh":
+            return ("dx = g * (0.5 * (1 + t) + 0.5 * x * (1 - t**2) * c * (1 + 3 * a * x**2))",)
+        return self.vjp
+
+    def formula_expr(self, args, namer=None):
+        return E.call("gelu", args[0])

@@ -1,0 +1,220 @@
+"""Model builders: what the CLI and the notebooks train.
+
+``GPT`` is a decoder-only transformer in the shape of Karpathy's nanoGPT (``model.py``):
+token and position embeddings, ``n_layer`` pre-norm :class:`~tinygrad_ce.nn.TransformerBlock` s,
+a final layer norm and a language-model head that shares its weights with the token embedding.
+The configuration uses nanoGPT's names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from .autograd import no_grad
+from .nn import (
+    Dropout,
+    Embedding,
+    LayerNorm,
+    Linear,
+    Module,
+    Sequential,
+    TransformerBlock,
+    _rng,
+)
+from .tensor import Tensor
+
+__all__ = ["GPT", "GPTConfig"]
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """A GPT's sizes, with nanoGPT's names.
+
+    Attributes
+    ----------
+    vocab_size : int
+        Number of token ids (65 for a character model of Shakespeare).
+    block_size : int
+        The longest context, in tokens (positions have their own embedding).
+    n_layer, n_head, n_embd : int
+        Transformer blocks, attention heads per block, width of the residual stream
+        (``n_embd`` must be divisible by ``n_head``).
+    dropout : float
+        Dropout after attention, after each MLP and on the embeddings (0 turns it off).
+    bias : bool
+        Biases in the linear layers and layer norms.
+    """
+
+    vocab_size: int = 65
+    block_size: int = 64
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"GPTConfig: {name} must be a positive integer, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"GPTConfig: n_embd={self.n_embd} must be divisible by n_head={self.n_head}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
+
+
+class GPT(Module):
+    """A GPT language model: ids ``(B, T)`` -> next-token logits ``(B, T, vocab_size)``.
+
+    Parameters
+    ----------
+    config : GPTConfig, optional
+        The sizes; keyword arguments (``GPT(vocab_size=65, n_layer=2)``) override its fields.
+    rng : Generator or int, optional
+        Initial weights come from it (default: ``nn.manual_seed``'s generator).
+
+    Notes
+    -----
+    Initialised as nanoGPT: weights ``N(0, 0.02)``, biases 0, the two residual projections of
+    each block (``attn.c_proj`` and the MLP's second layer) ``N(0, 0.02 / sqrt(2 n_layer))``.
+    ``lm_head.weight`` *is* ``wte.weight`` (weight tying): one Parameter, listed once by
+    ``parameters()``, whose gradient sums the lookup's scatter-add and the head's matmul.
+    """
+
+    def __init__(
+        self,
+        config: GPTConfig | None = None,
+        rng: np.random.Generator | int | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__()
+        cfg = config or GPTConfig()
+        if overrides:
+            cfg = GPTConfig(**{**cfg.__dict__, **overrides})
+        self.config = cfg
+        gen = _rng(rng)
+        c = cfg.n_embd
+        self.wte = Embedding(cfg.vocab_size, c, rng=gen)
+        self.wpe = Embedding(cfg.block_size, c, rng=gen)
+        self.drop = Dropout(cfg.dropout, rng=gen)
+        self.h = Sequential(
+            *[
+                TransformerBlock(c, cfg.n_head, bias=cfg.bias, dropout=cfg.dropout, rng=gen)
+                for _ in range(cfg.n_layer)
+            ]
+        )
+        self.ln_f = LayerNorm(c, bias=cfg.bias)
+        self.lm_head = Linear(c, cfg.vocab_size, bias=False, rng=gen)
+        self.lm_head.weight = self.wte.weight  # tied
+        self._init_weights(gen)
+
+    def _init_weights(self, gen: np.random.Generator) -> None:
+        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
+        for name, module in self.named_modules():
+            if isinstance(module, (Linear, Embedding)):
+                std = residual_std if name.endswith(("attn.c_proj", "mlp.2")) else 0.02
+                w = module.weight
+                w.data = gen.normal(0.0, std, size=w.shape).astype(w.dtype)
+                if getattr(module, "bias", None) is not None:
+                    module.bias.data = np.zeros_like(module.bias.data)
+
+    def forward(self, idx: Any) -> Tensor:
+        """Logits ``(B, T, vocab_size)`` for token ids ``idx`` of shape ``(B, T)`` (or ``(T,)``,
+        giving ``(T, vocab_size)``), ``T <= block_size``."""
+        ids = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        if ids.dtype.kind not in "iu" or ids.ndim not in (1, 2):
+            raise ValueError(
+                f"GPT: idx must be integer token ids of shape (B, T) or (T,), got dtype "
+                f"{ids.dtype} and shape {ids.shape}"
+            )
+        t = ids.shape[-1]
+        if t > self.config.block_size:
+            raise ValueError(
+                f"GPT: a sequence of {t} tokens is longer than block_size="
+                f"{self.config.block_size}; crop it to the last {self.config.block_size}"
+            )
+        single = ids.ndim == 1
+        if single:
+            ids = ids[None]
+        x = self.drop(self.wte(ids) + self.wpe(np.arange(t)))
+        logits = self.lm_head(self.ln_f(self.h(x)))
+        return logits.reshape(logits.shape[1:]) if single else logits
+
+    def loss(self, idx: Any, targets: Any) -> Tensor:
+        """Mean cross-entropy of the next-token predictions (nats per token): ``targets`` are
+        the ids that follow ``idx``, same shape."""
+        return F.cross_entropy(self(idx), np.asarray(targets))
+
+    @no_grad()
+    def generate(
+        self,
+        idx: Any,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> np.ndarray:
+        """Extend each row of ``idx`` by ``max_new_tokens`` sampled tokens.
+
+        Parameters
+        ----------
+        idx : integer array, shape (B, T) or (T,)
+            The prompt(s); only the last ``block_size`` tokens are read at each step.
+        max_new_tokens : int
+        temperature : float > 0
+            Logits are divided by it: below 1 sharper, above 1 flatter.
+        top_k : int, optional
+            Sample only among the ``top_k`` most likely tokens.
+        rng : Generator or int, optional
+            The source of randomness: the same seed gives the same text.
+
+        Returns
+        -------
+        ndarray of ids, shape ``(B, T + max_new_tokens)`` (or ``(T + max_new_tokens,)``).
+        """
+        if not temperature > 0:
+            raise ValueError(f"generate: temperature must be > 0, got {temperature}")
+        if top_k is not None and not 1 <= top_k:
+            raise ValueError(f"generate: top_k must be a positive integer, got {top_k}")
+        ids = np.asarray(idx.data if isinstance(idx, Tensor) else idx)
+        single = ids.ndim == 1
+        ids = ids[None] if single else ids
+        if ids.dtype.kind not in "iu" or ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(
+                f"generate: idx must be a non-empty (B, T) or (T,) array of token ids, got "
+                f"dtype {ids.dtype} and shape {np.shape(idx)}"
+            )
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        was_training = self.training
+        self.eval()
+        try:
+            for _ in range(max_new_tokens):
+                logits = self(ids[:, -self.config.block_size :]).data[:, -1, :]
+                logits = logits.astype(np.float64) / temperature
+                if top_k is not None and top_k < logits.shape[-1]:
+                    kth = np.partition(logits, -top_k, axis=-1)[:, -top_k, None]
+                    logits = np.where(logits < kth, -np.inf, logits)
+                probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+                probs /= probs.sum(axis=-1, keepdims=True)
+                u = gen.random((ids.shape[0], 1))
+                nxt = (probs.cumsum(axis=-1) < u).sum(axis=-1)  # inverse-CDF sampling
+                nxt = np.minimum(nxt, probs.shape[-1] - 1)
+                ids = np.concatenate([ids, nxt[:, None].astype(ids.dtype)], axis=1)
+        finally:
+            self.train(was_training)
+        return ids[0] if single else ids
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (
+            f"vocab_size={c.vocab_size}, block_size={c.block_size}, n_layer={c.n_layer}, "
+            f"n_head={c.n_head}, n_embd={c.n_embd}"
+        )
