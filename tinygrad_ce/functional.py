@@ -523,10 +523,11 @@ def scaled_dot_product_attention(
             keep = keep | dead  # a finite (uniform) softmax there, zeroed below
         else:
             dead = None
-        scores = Where.apply(scores, -np.inf, cond=keep)
+        name = "causal" if is_causal else "mask"
+        scores = Where.apply(scores, -np.inf, cond=keep, cond_name=name)
     weights = softmax_of(scores, -1)
     if dead is not None:
-        weights = Where.apply(0.0, weights, cond=dead)
+        weights = Where.apply(0.0, weights, cond=dead, cond_name="empty_rows")
     return weights @ v
 
 

@@ -232,7 +232,8 @@ class Where(Function):
     vjp = ("dx = where(cond, g, 0)", "dy = where(cond, 0, g)")
     broadcasts = True
 
-    def forward(self, x, y, cond):
+    def forward(self, x, y, cond, cond_name=None):
+        self.cond_name = cond_name  # how explain writes cond when no tensor holds it
         cond = np.asarray(cond)
         if cond.dtype != bool:
             raise TypeError(f"where: cond must be a boolean array, got dtype {cond.dtype}")
@@ -252,13 +253,15 @@ class Where(Function):
         dy = where(cond, 0.0, g) if needs[1] else None
         return dx, dy
 
+    def _cond(self, namer) -> E.Expr:
+        return E.atom((namer and namer(self.cond)) or self.cond_name or "cond")
+
     def vjp_exprs(self, g, args, out, namer=None):
-        cond = E.atom((namer and namer(self.cond)) or "cond")
-        return [E.call("where", cond, g, E.atom("0")), E.call("where", cond, E.atom("0"), g)]
+        cond, zero = self._cond(namer), E.atom("0")
+        return [E.call("where", cond, g, zero), E.call("where", cond, zero, g)]
 
     def formula_expr(self, args, namer=None):
-        cond = E.atom((namer and namer(self.cond)) or "cond")
-        return E.call("where", cond, *args)
+        return E.call("where", self._cond(namer), *args)
 
 
 class Maximum(_Binary):
