@@ -247,3 +247,26 @@ def test_explain_shows_the_softmax_vjp_inside_causal_attention():
     assert "dL/dv = t2^T @ 1" in text  # values get the attention weights' transpose
     assert "where(causal, g5 * exp(t1 - c1), 0)" in text  # masked entries get no gradient
     assert "No Jacobian was built" in text
+
+
+def test_gpt_stays_float32_end_to_end():
+    """A float64 scalar anywhere (``np.sqrt(E)`` for the attention scale, say) would silently
+    turn the residual stream into float64 and make training twice as slow."""
+    model = GPT(GPTConfig(**TINY), rng=0)
+    ids = np.random.default_rng(0).integers(0, 7, (2, 6))
+    seen = []
+    logits = model(ids)
+    stack, visited = [logits], set()
+    while stack:  # every tensor of the graph
+        t = stack.pop()
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        seen.append(t.dtype)
+        if t.grad_fn is not None:
+            stack.extend(x for x in t.grad_fn.inputs if isinstance(x, Tensor))
+    assert set(seen) == {np.dtype(np.float32)}
+    loss = model.loss(ids, ids)
+    loss.backward()
+    assert loss.dtype == np.float32
+    assert {p.grad.dtype for p in model.parameters()} == {np.dtype(np.float32)}

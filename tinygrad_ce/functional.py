@@ -18,6 +18,7 @@ third line.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -507,7 +508,7 @@ def scaled_dot_product_attention(
         )
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass attn_mask or is_causal, not both")
-    scores = (q * (1.0 / np.sqrt(e))) @ k.swapaxes(-1, -2)  # (..., L, S)
+    scores = (q * (1.0 / math.sqrt(e))) @ k.swapaxes(-1, -2)  # (..., L, S)
     keep = dead = None
     if is_causal:
         keep = _causal_mask(ql, s_len)

@@ -349,10 +349,7 @@ class GELU(Function):
         if approximate == "tanh":
             self.t = t = np.tanh(_GELU_C * (x + _GELU_A * x * x * x))
             return 0.5 * x * (1.0 + t)
-        cdf = special.erf(x * _INV_SQRT_2)
-        cdf += 1.0
-        cdf *= 0.5
-        self.cdf = cdf  # Phi(x), kept for the backward
+        self.cdf = cdf = special.normal_cdf(x)  # Phi(x), kept for the backward
         return x * cdf
 
     def backward(self, g, out, x):
@@ -362,9 +359,17 @@ class GELU(Function):
             t = _tanh(_GELU_C * (x + _GELU_A * x2 * x)) if graph else self.t
             dt = (1.0 - t * t) * (_GELU_C * (1.0 + 3.0 * _GELU_A * x2))
             return (g * (0.5 * (1.0 + t) + 0.5 * x * dt),)
-        cdf = (erf(x * _INV_SQRT_2) + 1.0) * 0.5 if graph else self.cdf
-        pdf = _exp(x * x * -0.5) * _INV_SQRT_2PI
-        return (g * (cdf + x * pdf),)
+        if graph:
+            cdf = (erf(x * _INV_SQRT_2) + 1.0) * 0.5
+            return (g * (cdf + x * (_exp(x * x * -0.5) * _INV_SQRT_2PI)),)
+        d = np.multiply(x, x)  # Phi(x) + x phi(x), in one buffer
+        d *= -0.5
+        np.exp(d, out=d)
+        d *= x
+        d *= _INV_SQRT_2PI
+        d += self.cdf
+        d *= g
+        return (d,)
 
     def rules(self):
         if self.approximate == "tanh":

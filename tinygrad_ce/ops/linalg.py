@@ -78,7 +78,10 @@ class Affine(Function):
     def forward(self, x, w, b=None):
         if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
             raise ValueError(f"Linear expects inputs of shape (..., {w.shape[-1]}), got {x.shape}")
-        out = x @ w.T
+        if x.ndim > 2:  # one 2-D product over all rows: faster than numpy's stacked matmul
+            out = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        else:
+            out = x @ w.T
         if b is not None:
             out += b
         return out
@@ -89,7 +92,9 @@ class Affine(Function):
             rows_g, rows_x = g, x
         else:
             rows_g, rows_x = g.reshape((-1, g.shape[-1])), x.reshape((-1, x.shape[-1]))
-        dx = g @ w if needs[0] else None
+        dx = None
+        if needs[0]:
+            dx = g @ w if len(g.shape) <= 2 else (rows_g @ w).reshape(x.shape)
         dw = rows_g.swapaxes(-1, -2) @ rows_x if needs[1] else None
         if len(needs) == 2:
             return dx, dw

@@ -119,3 +119,36 @@ def erf(x: np.ndarray) -> np.ndarray:
     np.subtract(1.0, erfc, out=erfc)
     np.copysign(erfc, x, out=erfc)  # right where |x| > 0.46875
     return np.where(y <= _SMALL, near, erfc)
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """``Phi(x) = (1 + erf(x / sqrt 2)) / 2``, the standard normal CDF, elementwise.
+
+    float64: through :func:`erf` (about 1e-16). float32: one range only, ``Phi(-|x|) =
+    erfc(|x| / sqrt 2) / 2`` from Cody's second-range formula on ``min(|x| / sqrt 2, 4)``, with a
+    plain ``exp(-z^2)`` (that formula stays within 5e-12 of ``erfc`` on ``[0, 0.47]`` too, and
+    above 4 the tail is below float32's resolution near 1): about 2e-7 absolute, half the cost
+    of the three-range ``erf`` (GELU's forward in float32 training).
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    if x.dtype.itemsize > 4:
+        out = erf(x * _INV_SQRT_2)
+        out += 1.0
+        out *= 0.5
+        return out
+    z = np.abs(x)
+    z *= _INV_SQRT_2
+    np.minimum(z, 4.0, out=z)
+    lower = _ratio(z, _C, _D)  # erfc(z) exp(z^2)
+    np.multiply(z, z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    lower *= z
+    lower *= 0.5  # Phi(-|x|)
+    upper = np.subtract(1.0, lower, out=z)  # Phi(|x|)
+    return np.where(x > 0, upper, lower)
+
+
+_INV_SQRT_2 = 0.7071067811865476
