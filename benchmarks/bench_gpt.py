@@ -24,6 +24,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import ctypes  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
@@ -54,6 +55,19 @@ def _batches(vocab: int, batch: int, block: int, count: int, seed: int = 0) -> l
     return out
 
 
+def keep_freed_memory() -> None:
+    """glibc's malloc hands large freed blocks back to the kernel (``munmap``, heap trimming),
+    so every new large temporary is fresh memory that page-faults as it is first written.
+    Numpy allocates a temporary per operation; where page faults are costly (virtualised
+    machines) that is a large part of an elementwise op's time. This raises the mmap and
+    trim thresholds to 1 GiB (the same as ``MALLOC_MMAP_THRESHOLD_`` and
+    ``MALLOC_TRIM_THRESHOLD_`` in the environment), for both frameworks alike."""
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if not (libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30)):
+        raise SystemExit("mallopt failed: not glibc?")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5, help="steps per round (default 5)")
@@ -61,7 +75,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--gelu", choices=("none", "tanh"), default="none")
     parser.add_argument("--no-torch", action="store_true", help="time tinygrad_ce only")
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="tell glibc's malloc to keep freed blocks (mallopt), for the whole process",
+    )
     args = parser.parse_args(argv)
+    if args.keep_freed_memory:
+        keep_freed_memory()
 
     cfg = GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=4, n_embd=128)
     ours = GPT(cfg, rng=0)
@@ -133,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         f"GPT training step: n_layer={cfg.n_layer} n_head={cfg.n_head} n_embd={cfg.n_embd} "
         f"block_size={cfg.block_size} vocab={cfg.vocab_size} batch={args.batch}, "
         f"{ours.num_parameters():,} parameters, float32, gelu={args.gelu}"
+        + (", malloc keeps freed memory" if args.keep_freed_memory else "")
     )
     print(
         f"python {platform.python_version()}, numpy {np.__version__}"

@@ -18,7 +18,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_ce as tg
 from tinygrad_ce import F, Tensor, grad, no_grad, ops
-from tinygrad_ce.ops.special import erf
+from tinygrad_ce.ops.special import erf, normal_cdf
 
 RNG = np.random.default_rng(12)
 MASK = RNG.random((3, 4)) > 0.4
@@ -243,6 +243,20 @@ def test_erf_matches_math_erf_over_a_wide_range():
     x32 = x[np.abs(x) < 1e30].astype(np.float32)
     assert erf(x32).dtype == np.float32
     np.testing.assert_allclose(erf(x32), [math.erf(v) for v in x32.astype(float)], atol=2e-7)
+
+
+def test_normal_cdf_in_float64_and_float32():
+    x = np.linspace(-12.0, 12.0, 24001)
+    want = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    np.testing.assert_allclose(normal_cdf(x), want, rtol=0, atol=3e-16)
+    got32 = normal_cdf(x.astype(np.float32))
+    assert got32.dtype == np.float32
+    want32 = [0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float32).astype(float)]
+    assert np.max(np.abs(got32 - want32)) < 1.5e-7  # the fitted tanh form, float32 resolution
+    assert (np.diff(got32) >= 0).all() and got32[0] < 1e-7 and got32[-1] == 1
+    gelu32 = F.gelu(Tensor(x.astype(np.float32))).data
+    assert gelu32.dtype == np.float32
+    np.testing.assert_allclose(gelu32, x * np.array(want32), atol=1.5e-6)
 
 
 def test_gelu_values_exact_and_tanh():

@@ -121,14 +121,23 @@ def erf(x: np.ndarray) -> np.ndarray:
     return np.where(y <= _SMALL, near, erfc)
 
 
+# Phi(x) = (1 + tanh(u(x))) / 2 with u(x) = artanh(erf(x / sqrt 2)) ~ x P(x^2) on |x| <= 5.6:
+# our own fit (least squares weighted by dPhi/du, reweighted towards the minimax error), the
+# exact counterpart of GELU's tanh form (whose u is 0.79788 x + 0.03568 x^3). Max error of Phi
+# in float32 arithmetic: 9.4e-8 (tested); beyond 5.6, Phi is 0 or 1 to float32 resolution.
+_U = (7.97884941421406e-01, 3.633308463789924e-02, -3.2594967435026674e-05,
+      -5.530622463803824e-05, 3.9647547361026645e-06, -1.3226452107781926e-07,
+      1.7562137540646843e-09)  # fmt: skip
+_U_RANGE = 5.6
+
+
 def normal_cdf(x: np.ndarray) -> np.ndarray:
     """``Phi(x) = (1 + erf(x / sqrt 2)) / 2``, the standard normal CDF, elementwise.
 
-    float64: through :func:`erf` (about 1e-16). float32: one range only, ``Phi(-|x|) =
-    erfc(|x| / sqrt 2) / 2`` from Cody's second-range formula on ``min(|x| / sqrt 2, 4)``, with a
-    plain ``exp(-z^2)`` (that formula stays within 5e-12 of ``erfc`` on ``[0, 0.47]`` too, and
-    above 4 the tail is below float32's resolution near 1): about 2e-7 absolute, half the cost
-    of the three-range ``erf`` (GELU's forward in float32 training).
+    float64: through :func:`erf` (about 1e-16). float32 (GELU's forward in training): the
+    tanh form ``(1 + tanh(x P(x^2))) / 2`` with a fitted odd polynomial of degree 13 (see
+    ``_U``), about 1e-7 absolute, at a third of the cost of :func:`erf` (numpy's float32
+    ``tanh`` is vectorised; no ``exp``, no division, no branch).
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
@@ -138,17 +147,18 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
         out += 1.0
         out *= 0.5
         return out
-    z = np.abs(x)
-    z *= _INV_SQRT_2
-    np.minimum(z, 4.0, out=z)
-    lower = _ratio(z, _C, _D)  # erfc(z) exp(z^2)
-    np.multiply(z, z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    lower *= z
-    lower *= 0.5  # Phi(-|x|)
-    upper = np.subtract(1.0, lower, out=z)  # Phi(|x|)
-    return np.where(x > 0, upper, lower)
+    xc = np.clip(x, -_U_RANGE, _U_RANGE)
+    sq = np.multiply(xc, xc)
+    u = np.multiply(sq, _U[-1])
+    for c in _U[-2:0:-1]:
+        u += c
+        u *= sq
+    u += _U[0]
+    u *= xc
+    np.tanh(u, out=u)
+    u *= 0.5
+    u += 0.5
+    return u
 
 
 _INV_SQRT_2 = 0.7071067811865476
