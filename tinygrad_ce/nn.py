@@ -592,8 +592,9 @@ class GELU(Module):
 class CausalSelfAttention(Module):
     """Multi-head self-attention where position ``t`` sees positions ``<= t`` (nanoGPT's).
 
-    Input and output ``(B, T, C)`` with ``C = n_embd``. One linear layer ``c_attn`` makes
-    queries, keys and values ``(B, T, 3C)``; each is split into ``n_head`` heads of size
+    Input and output ``(B, T, C)`` with ``C = n_embd``. The linear layer ``c_attn`` (its weight
+    ``(3C, C)``, nanoGPT's layout) makes queries, keys and values, each ``(B, T, C)`` from its
+    third of the rows; each is split into ``n_head`` heads of size
     ``C / n_head`` ``(B, n_head, T, hs)``; ``F.scaled_dot_product_attention(is_causal=True)``
     mixes the values; the heads are joined again and projected by ``c_proj``.
     """
@@ -625,9 +626,17 @@ class CausalSelfAttention(Module):
             )
         b, t, c = x.shape
         h = self.n_head
-        # (B, T, 3C) -> (3, B, h, T, hs): q, k, v are its three slices
-        qkv = self.c_attn(x).reshape(b, t, 3, h, c // h).transpose(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)
+        w, bias = self.c_attn.weight, self.c_attn.bias
+        heads = []  # q, k, v: rows [0, C), [C, 2C), [2C, 3C) of c_attn, each (B, h, T, hs)
+        for i in range(3):
+            rows = slice(i * c, (i + 1) * c)
+            part = (
+                Affine.apply(x, w[rows]) if bias is None else Affine.apply(x, w[rows], bias[rows])
+            )
+            heads.append(part.reshape(b, t, h, c // h).transpose(0, 2, 1, 3))
+        # (three products on slices of the weight cost the same as one on all of it, and their
+        # backward adds three (B, T, C) gradients instead of scattering into a (B, T, 3C) one)
+        y = F.scaled_dot_product_attention(*heads, is_causal=True)
         y = y.transpose(0, 2, 1, 3).reshape(b, t, c)  # heads side by side again
         return self.resid_dropout(self.c_proj(y))
 

@@ -53,8 +53,10 @@ class LayerNorm(Function):
         return xc * r, r
 
     def backward(self, g, out, x, w=None, b=None):
+        if not is_tensor(x):
+            return self._array_backward(g, w)
         needs = self.needs
-        xh, r = self._normalised(x) if is_tensor(x) else (self.xh, self.r)
+        xh, r = self._normalised(x)
         axes = self.axes
         lead = tuple(range(g.ndim - len(axes)))
         gh = g if w is None else g * w
@@ -66,6 +68,24 @@ class LayerNorm(Function):
             dw = (g * xh).sum(axis=lead)
         if len(needs) > 2 and needs[2]:
             db = g.sum(axis=lead)
+        return (dx, dw, db)[: len(needs)]
+
+    def _array_backward(self, g, w):
+        """The same rule on arrays, with three temporaries of ``x``'s size instead of ten."""
+        needs, axes, xh, r = self.needs, self.axes, self.xh, self.r
+        lead = tuple(range(g.ndim - len(axes)))
+        g_xh = g * xh
+        dw = g_xh.sum(axis=lead) if len(needs) > 1 and needs[1] else None
+        db = g.sum(axis=lead) if len(needs) > 2 and needs[2] else None
+        dx = None
+        if needs[0]:
+            if w is not None:
+                g_xh *= w  # now gh * xh
+            gh = g if w is None else g * w
+            dx = xh * g_xh.mean(axis=axes, keepdims=True)
+            np.subtract(gh, dx, out=dx)
+            dx -= gh.mean(axis=axes, keepdims=True)
+            dx *= r
         return (dx, dw, db)[: len(needs)]
 
     def formula_expr(self, args, namer=None):
