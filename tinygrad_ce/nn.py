@@ -645,10 +645,10 @@ class CausalSelfAttention(Module):
 
 
 class TransformerBlock(Module):
-    """A pre-norm transformer block (nanoGPT's ``Block``)::
-
-    x = x + attn(ln_1(x))
-    x = x + mlp(ln_2(x)),   mlp = Linear(C, 4C) -> GELU -> Linear(4C, C) (-> Dropout)
+    """A pre-norm transformer block (nanoGPT's ``Block``): with ``C = n_embd``,
+    ``x = x + attn(ln_1(x))`` then ``x = x + mlp(ln_2(x))``, where ``attn`` is a
+    :class:`CausalSelfAttention` and ``mlp`` is ``Linear(C, 4C) -> GELU -> Linear(4C, C)``
+    (then ``Dropout``). Input and output ``(B, T, C)``.
     """
 
     def __init__(

@@ -271,31 +271,24 @@ class Maximum(_Binary):
     vjp = ("dx = g * ([x > y] + [x == y] / 2)", "dy = g * ([y > x] + [x == y] / 2)")
     commutative = True
     _compute = staticmethod(np.maximum)
+    _x_wins = staticmethod(np.greater)  # where x is the one picked
 
     def backward(self, g, out, x, y):
-        share = _winner_share(_data(x), _data(y))  # 1, 1/2 on ties, 0: a constant
+        xv, yv = _data(x), _data(y)
+        dtype = np.result_type(xv, yv, np.float32)
+        # 1 where x wins, 1/2 on ties, 0 elsewhere: a constant
+        share = self._x_wins(xv, yv).astype(dtype) + 0.5 * (xv == yv).astype(dtype)
         needs = self.needs
         return (g * share if needs[0] else None), (g * (1.0 - share) if needs[1] else None)
 
 
-class Minimum(_Binary):
+class Minimum(Maximum):
     """Elementwise ``min(x, y)``; where ``x == y`` each side gets half of ``g`` (as PyTorch)."""
 
     formula = "minimum(x, y)"
     vjp = ("dx = g * ([x < y] + [x == y] / 2)", "dy = g * ([y < x] + [x == y] / 2)")
-    commutative = True
     _compute = staticmethod(np.minimum)
-
-    def backward(self, g, out, x, y):
-        share = _winner_share(_data(y), _data(x))  # x wins where it is the smaller
-        needs = self.needs
-        return (g * share if needs[0] else None), (g * (1.0 - share) if needs[1] else None)
-
-
-def _winner_share(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``[x > y] + [x == y] / 2`` in ``x``'s (or ``y``'s) floating dtype."""
-    dtype = np.result_type(x, y, np.float32)
-    return (x > y).astype(dtype) + 0.5 * (x == y).astype(dtype)
+    _x_wins = staticmethod(np.less)
 
 
 # ---------------------------------------------------------------------------------------------
