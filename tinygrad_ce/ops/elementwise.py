@@ -340,8 +340,16 @@ class GELU(Function):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
         if approximate == "tanh":
-            self.t = t = np.tanh(_GELU_C * (x + _GELU_A * x * x * x))
-            return 0.5 * x * (1.0 + t)
+            t = np.multiply(x, x)  # tanh(c (x + a x^3)), in one buffer
+            t *= _GELU_A
+            t += 1.0
+            t *= x
+            t *= _GELU_C
+            self.t = np.tanh(t, out=t)
+            out = t + 1.0
+            out *= 0.5
+            out *= x
+            return out
         self.cdf = cdf = special.normal_cdf(x)  # Phi(x), kept for the backward
         return x * cdf
 

@@ -147,7 +147,8 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
         out += 1.0
         out *= 0.5
         return out
-    xc = np.clip(x, -_U_RANGE, _U_RANGE)
+    inside = x.size == 0 or (x.max() <= _U_RANGE and x.min() >= -_U_RANGE)
+    xc = x if inside else np.clip(x, -_U_RANGE, _U_RANGE)  # no copy in the common case
     sq = np.multiply(xc, xc)
     u = np.multiply(sq, _U[-1])
     for c in _U[-2:0:-1]:
