@@ -172,7 +172,7 @@ def scatter_add_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     memory: about 3x faster than along rows) and sums each run of equal ids with one
     ``reduceat``, then writes each distinct row once.
     """
-    # vs np.add.at: 5x faster for a character GPT's batch (vocab 65, 2048 ids of 128), 1-1.3x
+    # vs np.add.at: 5x faster for a character GPT's batch (vocab 65, 2048 ids of 128), 0.9-1.4x
     # at vocab 10k-50k (benchmarks/bench_embedding.py, docs/language.md); bincount wins only
     # for many ids of a narrow table, one-hot matmul never beyond small vocabularies
     out = np.zeros((n,) + rows.shape[1:], dtype=rows.dtype)
