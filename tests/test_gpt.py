@@ -270,3 +270,35 @@ def test_gpt_stays_float32_end_to_end():
     loss.backward()
     assert loss.dtype == np.float32
     assert {p.grad.dtype for p in model.parameters()} == {np.dtype(np.float32)}
+
+
+@pytest.mark.slow  # about 10 s: a subprocess that imports torch
+def test_bench_gpt_runs_on_a_tiny_batch():
+    """A smoke run of benchmarks/bench_gpt.py (no timing asserted): with torch installed it also
+    checks that the two models' first losses agree."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench_gpt.py",
+            "--steps",
+            "2",
+            "--repeats",
+            "1",
+            "--batch",
+            "2",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tinygrad_ce" in result.stdout and "tokens/s" in result.stdout
