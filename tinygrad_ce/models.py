@@ -8,6 +8,7 @@ The configuration uses nanoGPT's names.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,7 @@ class GPT(Module):
         super().__init__()
         cfg = config or GPTConfig()
         if overrides:
-            cfg = GPTConfig(**{**cfg.__dict__, **overrides})
+            cfg = dataclasses.replace(cfg, **overrides)
         self.config = cfg
         gen = _rng(rng)
         c = cfg.n_embd
