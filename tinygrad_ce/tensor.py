@@ -383,9 +383,13 @@ class Tensor:
             raise ValueError(f"clip: lo ({lo}) must not exceed hi ({hi})")
         out = self
         if hi is not None:
-            out = ops.Where.apply(_value(hi), out, cond=self._data > _value(hi))
+            hi = _value(hi)
+            name = f"x > {hi}" if np.ndim(hi) == 0 else "x > hi"  # how explain writes it
+            out = ops.Where.apply(hi, out, cond=self._data > hi, cond_name=name)
         if lo is not None:
-            out = ops.Where.apply(_value(lo), out, cond=self._data < _value(lo))
+            lo = _value(lo)
+            name = f"x < {lo}" if np.ndim(lo) == 0 else "x < lo"
+            out = ops.Where.apply(lo, out, cond=self._data < lo, cond_name=name)
         return out
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
@@ -394,7 +398,7 @@ class Tensor:
         m = np.asarray(_value(mask))
         if m.dtype != bool:
             raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
-        return ops.Where.apply(value, self, cond=m)
+        return ops.Where.apply(value, self, cond=m, cond_name="mask")
 
     def reshape(self, *shape: Any) -> Tensor:
         """Same data, new shape: ``reshape(2, 3)`` or ``reshape((2, 3))``; one ``-1`` allowed."""

@@ -280,6 +280,10 @@ class Concat(Function):
             for (a, b), need in zip(self.bounds, self.needs, strict=True)
         )
 
+    def rules(self) -> tuple[str, ...]:
+        lead = ":, " * self.axis
+        return tuple(f"dx{i} = g[{lead}{a}:{b}]" for i, (a, b) in enumerate(self.bounds))
+
     def formula_expr(self, args, namer=None):
         return E.call("concatenate", *args)
 
