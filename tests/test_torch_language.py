@@ -56,6 +56,7 @@ def _both(fn_ours, fn_torch, arrays, second_order=True, seed=0):
 
 
 KEEP = np.array([[True, False, True, True], [False, True, True, False], [True] * 4])
+EMPTY_ROW = np.array([[True, False, True], [False, False, False]])
 CASES = {
     "sdpa": (
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
@@ -71,6 +72,11 @@ CASES = {
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=KEEP),
         lambda q, k, v: _sdpa(q, k, v, attn_mask=torch.tensor(KEEP)),
         [rand((3, 2), 7), rand((4, 2), 8), rand((4, 3), 9)],
+    ),
+    "sdpa fully masked row": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=EMPTY_ROW),
+        lambda q, k, v: _sdpa(q, k, v, attn_mask=torch.tensor(EMPTY_ROW)),
+        [rand((2, 3), 24), rand((3, 3), 25), rand((3, 2), 26)],
     ),
     "sdpa float mask": (
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=rand((3, 4), 10)),
