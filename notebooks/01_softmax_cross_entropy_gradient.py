@@ -22,22 +22,35 @@
 # easy: **the chain rule is a contraction (a vector-Jacobian product), not an elementwise
 # product.**
 #
-# What we will see, in order:
+# It starts from a question a student asked. For the loss
+# $\mathrm{CE}(\mathrm{softmax}(A^\top y), x)$ with logits $\beta = A^\top y$, they wrote
+#
+# $$\frac{\partial \mathrm{CE}}{\partial y} = (\mathrm{softmax}(\beta) - x) \odot
+# \frac{\partial \beta}{\partial y}$$
+#
+# and got stuck, because $\partial \beta / \partial y = A^\top$ is a matrix. What we will see,
+# in order:
 #
 # 1. the softmax Jacobian $\operatorname{diag}(s) - s s^\top$, computed by `jacobian()` and by hand;
-# 2. why "$\frac{\partial L}{\partial \beta} \odot \frac{\partial \beta}{\partial y}$" is a shape
-#    error, and what the chain rule really computes;
-# 3. the gradient of $L(y) = \mathrm{CE}(\mathrm{softmax}(A^\top y), x)$ with respect to $y$,
-#    which is $A\,(\mathrm{softmax}(A^\top y) - x)$: checked with `gradcheck`, drawn with
-#    `draw_graph`, narrated by `explain`;
-# 4. the one-hot special case $\mathrm{softmax}(\theta) - y$;
-# 5. the common mistake $s(1-s)$, shown to be wrong.
+# 2. the gradient with respect to the logits, $\partial \mathrm{CE} / \partial \beta =
+#    \mathrm{softmax}(\beta) - x$;
+# 3. why $(\mathrm{softmax}(\beta) - x) \odot A^\top$ is a shape error, and that the chain rule
+#    is "elementwise product, then sum over the shared index"; $\odot$ alone is right only for
+#    elementwise ops;
+# 4. the answer, $\nabla_y L = A\,(\mathrm{softmax}(A^\top y) - x)$: checked with `gradcheck`,
+#    drawn with `draw_graph`, narrated by `explain`;
+# 5. the one-hot special case $\mathrm{softmax}(\beta) - e_k$;
+# 6. the common mistake $s(1-s)$, shown to be wrong.
 #
-# **Notation.** Logits $z \in \mathbb{R}^C$, probabilities
-# $s = \mathrm{softmax}(z)$ with $s_i = e^{z_i} / \sum_j e^{z_j}$, a target distribution $x$
-# ($x_c \ge 0$, $\sum_c x_c = 1$) and the cross-entropy
+# **Notation**, the question's: $y \in \mathbb{R}^n$, $A \in \mathbb{R}^{n \times C}$, logits
+# $\beta = A^\top y \in \mathbb{R}^C$, probabilities $s = \mathrm{softmax}(\beta)$ with
+# $s_i = e^{\beta_i} / \sum_j e^{\beta_j}$, a target distribution $x$ ($x_c \ge 0$,
+# $\sum_c x_c = 1$), the cross-entropy
 #
-# $$\mathrm{CE}(s, x) = -\sum_{c=1}^{C} x_c \log s_c .$$
+# $$\mathrm{CE}(s, x) = -\sum_{c=1}^{C} x_c \log s_c ,$$
+#
+# and the loss $L(y) = \mathrm{CE}(\mathrm{softmax}(A^\top y), x)$. Section 1 studies the softmax
+# on its own, of a generic input $z$.
 
 # %%
 # %matplotlib inline
@@ -98,23 +111,31 @@ print("symmetric       :", np.allclose(J_auto, J_auto.T))
 print("softmax(z + 5)  :", F.softmax(z + 5.0).data, " (the same as s)")
 
 # %% [markdown]
-# ## 2. The chain rule is a contraction
+# ## 2. The gradient with respect to the logits: $\mathrm{softmax}(\beta) - x$
 #
-# Now the setting of the title. Take $y \in \mathbb{R}^n$, a matrix $A \in \mathbb{R}^{n \times C}$
-# and a target distribution $x \in \mathbb{R}^C$:
+# Now the question's setting. Take $y \in \mathbb{R}^n$, a matrix $A \in \mathbb{R}^{n \times C}$
+# and a target distribution $x \in \mathbb{R}^C$. The logits are $\beta = A^\top y$ and the loss
+# is
 #
-# $$\beta = \mathrm{softmax}(A^\top y), \qquad
-# L(y) = \mathrm{CE}(\beta, x) = -\sum_c x_c \log \beta_c .$$
+# $$L(y) = \mathrm{CE}(\mathrm{softmax}(\beta), x) = -\sum_c x_c \log \mathrm{softmax}(\beta)_c,
+# \qquad \beta = A^\top y .$$
 #
-# The two pieces of the chain are easy:
+# First the gradient with respect to $\beta$. Write $s = \mathrm{softmax}(\beta)$. By section 1,
+# $\dfrac{\partial \log s_c}{\partial \beta_j} = \dfrac{1}{s_c}\,\dfrac{\partial s_c}{\partial
+# \beta_j} = \delta_{cj} - s_j$, so
 #
-# * $\dfrac{\partial L}{\partial \beta} = -\,x / \beta$, a vector of shape $(C,)$;
-# * $\dfrac{\partial \beta}{\partial y} = J_{\mathrm{softmax}}(A^\top y)\,A^\top$, a matrix of
-#   shape $(C, n)$: row $c$ says how $\beta_c$ moves when each $y_k$ moves.
+# $$
+# \frac{\partial \mathrm{CE}}{\partial \beta_j} = -\sum_c x_c\,(\delta_{cj} - s_j)
+# = -x_j + s_j \sum_c x_c = s_j - x_j ,
+# $$
 #
-# A tempting way to "multiply them together" is elementwise,
-# $\frac{\partial L}{\partial \beta} \odot \frac{\partial \beta}{\partial y}$.
-# Let us try it with $n = 3$, $C = 5$.
+# using $\sum_c x_c = 1$. The $1/s$ from the logarithm cancels the $s$ from the softmax: that is
+# why the gradient is so simple (and so stable):
+#
+# $$\frac{\partial \mathrm{CE}}{\partial \beta} = \mathrm{softmax}(\beta) - x,
+# \quad \text{a vector of shape } (C,).$$
+#
+# Notice that even this step summed over an index, $c$. Keep that in mind.
 
 # %%
 n, C = 3, 5
@@ -122,74 +143,114 @@ A = rng.standard_normal((n, C))
 y0 = rng.standard_normal(n)
 x = np.array([0.1, 0.6, 0.2, 0.1, 0.0])  # a target distribution over C = 5 classes
 
-beta = F.softmax(Tensor(A.T @ y0)).data
-dL_dbeta = -x / beta  # shape (C,)
-dbeta_dy = jacobian(lambda y: F.softmax(A.T @ y), y0)  # shape (C, n)
-print("dL/dbeta   :", dL_dbeta.shape)
-print("dbeta/dy   :", dbeta_dy.shape)
+beta = A.T @ y0  # the logits, shape (C,)
+dCE_dbeta = F.softmax(Tensor(beta)).data - x  # the formula, shape (C,)
 
-try:
-    dL_dbeta * dbeta_dy
-except ValueError as err:
-    print("elementwise:", err)
+beta_t = Tensor(beta, requires_grad=True)
+(by_backward,) = grad(F.cross_entropy(beta_t, x), beta_t)
+print("softmax(beta) - x:", dCE_dbeta)
+print("backward pass    :", by_backward.data)
 
 # %% [markdown]
-# A shape error, and a helpful one. Worse things happen when the shapes happen to match: with a
-# square $A$ ($n = C$), numpy multiplies the vector into every row and returns a $C \times C$
-# matrix without complaint. It is not a gradient of anything; a gradient of a scalar with respect
-# to $y$ must have $y$'s shape.
+# ## 3. The chain rule is a contraction
+#
+# The last link is $\beta = A^\top y$. Its Jacobian is exactly $A^\top$:
+# $\partial \beta_c / \partial y_k = A_{kc}$, a matrix of shape $(C, n)$ whose row $c$ says how
+# $\beta_c$ moves when each $y_k$ moves. The tempting step, the one in the question, is to
+# multiply the two pieces elementwise:
+#
+# $$\frac{\partial \mathrm{CE}}{\partial y} \overset{?}{=}
+# (\mathrm{softmax}(\beta) - x) \odot \frac{\partial \beta}{\partial y}
+# = (\mathrm{softmax}(\beta) - x) \odot A^\top .$$
+#
+# Let us ask numpy, with $n = 3$ and $C = 5$.
+
+# %%
+dbeta_dy = jacobian(lambda y: A.T @ y, y0)  # shape (C, n)
+print("dCE/dbeta:", dCE_dbeta.shape)
+print("dbeta/dy :", dbeta_dy.shape, "and equal to A^T:", np.allclose(dbeta_dy, A.T))
+
+try:
+    dCE_dbeta * A.T  # the elementwise product, (softmax(beta) - x) ⊙ A^T
+except ValueError as err:
+    print("(softmax(beta) - x) * A.T:", err)
+
+# %% [markdown]
+# A shape error, and a helpful one: numpy lines up the last axes, $C$ against $n$, and they
+# differ. Worse things happen when the shapes happen to match: with a square $A$ ($n = C$),
+# numpy multiplies the vector into every row of $A^\top$ and returns a $C \times C$ matrix
+# without complaint. It is not a gradient of anything; a gradient of a scalar with respect to
+# $y$ must have $y$'s shape.
 
 # %%
 A_square = rng.standard_normal((C, C))
 y_square = rng.standard_normal(C)
-b = F.softmax(Tensor(A_square.T @ y_square)).data
-J_square = jacobian(lambda y: F.softmax(A_square.T @ y), y_square)
-wrong = (-x / b) * J_square
-print("elementwise product has shape", wrong.shape, "but y has shape", y_square.shape)
+g_square = F.softmax(Tensor(A_square.T @ y_square)).data - x
+wrong = g_square * A_square.T  # (C,) * (C, C): broadcasts, no error
+print("(softmax(beta) - x) * A.T has shape", wrong.shape, "but y has shape", y_square.shape)
 
 # %% [markdown]
-# What the chain rule actually says is a **sum over the index they share**, $c$:
+# What the chain rule actually says is: multiply elementwise, **then sum over the index the two
+# factors share**, $c$:
 #
 # $$
 # \frac{\partial L}{\partial y_k} = \sum_{c=1}^{C} \frac{\partial L}{\partial \beta_c}\,
 # \frac{\partial \beta_c}{\partial y_k}
+# = \sum_{c=1}^{C} \bigl(\mathrm{softmax}(\beta)_c - x_c\bigr)\, A_{kc}
 # \qquad\Longleftrightarrow\qquad
-# \nabla_y L = \left(\frac{\partial \beta}{\partial y}\right)^{\!\top} g,
+# \nabla_y L = \left(\frac{\partial \beta}{\partial y}\right)^{\!\top} g = A\,g,
 # \quad g = \frac{\partial L}{\partial \beta}.
 # $$
 #
-# In code that is `g @ J`: a **vector-Jacobian product** (VJP). It contracts the upstream
-# gradient $g$ with the Jacobian and lands in the input's shape. Backpropagation is nothing but
-# a chain of VJPs, one per op, and it never builds a Jacobian: each op knows how to compute
-# `g @ J` directly.
+# "Elementwise product, then sum over the shared index" **is** the chain rule; the formula in
+# the question stopped after the first half. In numpy the two halves are
+# `(g[:, None] * A.T).sum(axis=0)`, which is `g @ A.T`, which is `A @ g`: a
+# **vector-Jacobian product** (VJP). It contracts the upstream gradient $g$ with the Jacobian
+# and lands in the input's shape. Backpropagation is nothing but a chain of VJPs, one per op,
+# and it never builds a Jacobian: each op knows how to compute `g @ J` directly (for the matrix
+# product, it is `A @ g`).
 
 # %%
-via_contraction = dL_dbeta @ dbeta_dy  # (C,) @ (C, n) -> (n,)
+g = dCE_dbeta  # dL/dbeta, shape (C,)
+product_then_sum = (g[:, None] * A.T).sum(axis=0)  # ⊙ with the index c lined up, then sum over c
+via_contraction = g @ dbeta_dy  # (C,) @ (C, n) -> (n,)
 
 y = Tensor(y0, requires_grad=True)
 loss = F.cross_entropy(A.T @ y, x)  # = CE(softmax(A^T y), x)
 (via_backward,) = grad(loss, y)
 
-print("g @ J          :", via_contraction)
-print("backward pass  :", via_backward.data)
+print("sum over c of g_c A_kc:", product_then_sum)
+print("g @ dbeta/dy          :", via_contraction)
+print("backward pass         :", via_backward.data)
 
 # %% [markdown]
-# ## 3. The closed form: $\nabla_y L = A\,(\mathrm{softmax}(A^\top y) - x)$
+# **When is $\odot$ alone right?** When the op is elementwise: $\beta_c = f(y_c)$, so $n = C$
+# and $\beta_c$ does not depend on $y_k$ for $k \ne c$. Then the Jacobian is diagonal,
+# $\operatorname{diag}(f'(y))$, the sum over $c$ has a single nonzero term, and
+# $\sum_c g_c\, \partial \beta_c / \partial y_k = g_k f'(y_k)$: the contraction *becomes*
+# $g \odot f'(y)$. That is where the $\odot$ habit comes from (the backward rules of `exp`,
+# `tanh`, `sigmoid`, ... all have this form). For an op that mixes entries, such as the matrix
+# product $A^\top y$, or the softmax with its full Jacobian from section 1, the sum over the
+# shared index has more than one term, and $\odot$ alone is wrong.
+
+# %%
+u0 = np.array([0.5, -1.0, 2.0, 0.0, -0.3])
+g_u = np.array([1.0, 2.0, -1.0, 0.5, 3.0])  # some upstream gradient
+J_tanh = jacobian(lambda u: u.tanh(), u0)  # an elementwise op
+print("Jacobian of tanh is diagonal:", np.allclose(J_tanh, np.diag(np.diag(J_tanh))))
+print("g @ J           :", g_u @ J_tanh)
+print("g * (1 - tanh^2):", g_u * (1 - np.tanh(u0) ** 2))
+
+# %% [markdown]
+# ## 4. The closed form: $\nabla_y L = A\,(\mathrm{softmax}(A^\top y) - x)$
 #
-# The VJP through softmax simplifies beautifully. With $J$ symmetric and $g = -x/\beta$:
-#
-# $$
-# J^\top g = \left(\operatorname{diag}(\beta) - \beta\beta^\top\right)\left(-\frac{x}{\beta}\right)
-# = -x + \beta \sum_c x_c = \beta - x ,
-# $$
-#
-# using $\sum_c x_c = 1$. The $1/\beta$ from the logarithm cancels the $\beta$ from the softmax:
-# that is why the combined gradient is so simple (and so stable). Then the logits
-# $z = A^\top y$ are linear in $y$, with $\partial z / \partial y = A^\top$, whose VJP is
-# multiplication by $A$:
+# Putting the two links together, the gradient through softmax (section 2) and the contraction
+# with the Jacobian $A^\top$ (section 3):
 #
 # $$\boxed{\;\nabla_y \,\mathrm{CE}(\mathrm{softmax}(A^\top y), x)
 # = A\,\bigl(\mathrm{softmax}(A^\top y) - x\bigr)\;}$$
+#
+# One softmax and one matrix-vector product; no Jacobian is ever formed.
 
 # %%
 closed_form = A @ (F.softmax(Tensor(A.T @ y0)).data - x)
@@ -202,8 +263,8 @@ print(f"max difference        : {np.abs(closed_form - via_backward.data).max():.
 # $\frac{L(y + \varepsilon e_k) - L(y - \varepsilon e_k)}{2\varepsilon}$, for every entry of $y$, in
 # float64. It returns `True` or raises an error naming the worst entry. `cross_entropy` has two
 # implementations: `fused=True` (the default) is a single node whose backward is
-# $\beta - x$; `fused=False` composes primitive ops (shift, `exp`, `sum`, `log`, ...), each with
-# its own rule. Both must pass.
+# $\mathrm{softmax}(\beta) - x$; `fused=False` composes primitive ops (shift, `exp`, `sum`,
+# `log`, ...), each with its own rule. Both must pass.
 
 # %%
 for fused in (True, False):
@@ -236,58 +297,61 @@ draw_graph(loss, names={x_t: "x"}, rules=True)
 text = explain(loss, names={x_t: "x"})
 
 # %% [markdown]
-# ## 4. The one-hot special case: $\mathrm{softmax}(\theta) - y$
+# ## 5. The one-hot special case: $\mathrm{softmax}(\beta) - e_k$
 #
 # In classification the target is usually a single class $k$, i.e. the one-hot vector
-# $y = e_k$, and the logits $\theta$ are the network's output (so "$A$" is the identity). The
-# formula becomes
+# $x = e_k$, and the logits $\beta$ are the network's output (so "$A$" is the identity). The
+# formula of section 2 becomes
 #
-# $$\nabla_\theta\, \mathrm{CE}(\mathrm{softmax}(\theta), e_k) = \mathrm{softmax}(\theta) - e_k .$$
+# $$\nabla_\beta\, \mathrm{CE}(\mathrm{softmax}(\beta), e_k) = \mathrm{softmax}(\beta) - e_k .$$
 #
 # Read it as a rule for learning: every wrong class is pushed down by its own probability, and
 # the right class is pushed up by $1 - s_k$, its missing probability. The entries sum to zero.
 # `F.cross_entropy` takes the class index directly.
 
 # %%
-theta = Tensor([1.5, -0.3, 0.8, 0.0], requires_grad=True, dtype=np.float64)
-k = 2  # the true class
-(g_theta,) = grad(F.cross_entropy(theta, k), theta)
+beta = Tensor([1.5, -0.3, 0.8, 0.0], requires_grad=True, dtype=np.float64)  # new logits
+k = 2  # the true class: the target is x = e_k
+(g_beta,) = grad(F.cross_entropy(beta, k), beta)
 
 onehot = np.eye(4)[k]
-print("softmax(theta)      :", F.softmax(theta).data)
-print("softmax(theta) - e_k:", F.softmax(theta).data - onehot)
-print("backward pass       :", g_theta.data)
-print(f"sum of the gradient : {g_theta.data.sum():.1e}")
+print("softmax(beta)      :", F.softmax(beta).data)
+print("softmax(beta) - e_k:", F.softmax(beta).data - onehot)
+print("backward pass      :", g_beta.data)
+print(f"sum of the gradient: {g_beta.data.sum():.1e}")
 
 # %% [markdown]
-# For a batch of $N$ rows with the default `reduction="mean"`, each row's gradient is divided by
-# $N$: $\nabla_{\Theta} = (\mathrm{softmax}(\Theta) - \mathrm{onehot}(k)) / N$, row by row.
+# For a batch of $N$ rows of logits $\beta_1, \dots, \beta_N$ with labels $k_1, \dots, k_N$ and
+# the default `reduction="mean"`, each row's gradient is divided by $N$:
+# $\nabla_{\beta_i} = (\mathrm{softmax}(\beta_i) - e_{k_i}) / N$.
 
 # %%
-Theta = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+betas = Tensor(rng.standard_normal((3, 4)), requires_grad=True)  # N = 3 rows of logits
 labels = np.array([0, 3, 1])
-(g_Theta,) = grad(F.cross_entropy(Theta, labels), Theta)
-expected = (F.softmax(Theta).data - np.eye(4)[labels]) / 3
-print(g_Theta.data)
-diff = np.abs(g_Theta.data - expected).max()
+(g_betas,) = grad(F.cross_entropy(betas, labels), betas)
+expected = (F.softmax(betas).data - np.eye(4)[labels]) / 3
+print(g_betas.data)
+diff = np.abs(g_betas.data - expected).max()
 print(f"max difference from (softmax - onehot) / N: {diff:.1e}")
 
 # %% [markdown]
-# ## 5. The common mistake: $s(1 - s)$
+# ## 6. The common mistake: $s(1 - s)$
 #
 # The sigmoid $\sigma$ has derivative $\sigma(1 - \sigma)$, and it is tempting to carry this over
 # to the softmax: "the derivative of $s$ is $s(1-s)$", applied elementwise. But
 # $s_i(1 - s_i)$ is only the **diagonal** of $J = \operatorname{diag}(s) - ss^\top$; it drops
 # every off-diagonal term $-s_i s_j$, the coupling that comes from the shared denominator.
+# It is the $\odot$ habit of section 3 again: $g \odot s(1-s)$ would be right only if the
+# softmax were an elementwise op, with a diagonal Jacobian.
 #
-# For the one-hot loss the upstream gradient is $g = -e_k / s$, and the two rules give:
+# With $s = \mathrm{softmax}(\beta)$, for the one-hot loss the upstream gradient is $g = -e_k / s$, and the two rules give:
 #
 # * correct, $J^\top g = s - e_k$: every class gets a gradient;
 # * wrong, $g \odot s(1-s)$: $-(1 - s_k)$ at the true class and **zero everywhere else**, so
 #   the wrong classes are never pushed down directly.
 
 # %%
-s = F.softmax(theta).data
+s = F.softmax(beta).data
 g = np.zeros(4)
 g[k] = -1 / s[k]  # dCE/ds = -e_k / s for the one-hot target
 
@@ -339,13 +403,14 @@ except GradcheckError as err:
 # ## Summary
 #
 # * The softmax Jacobian is $\operatorname{diag}(s) - ss^\top$: full, symmetric, rows summing to 0.
-# * The chain rule **contracts** over the shared index: $\nabla_y L = J^\top g$, computed as a
-#   VJP (`g @ J`). An elementwise product of a gradient with a Jacobian is a shape error, or a
-#   silently wrong matrix.
-# * Through softmax followed by cross-entropy the $1/\beta$ and the $\beta$ cancel:
-#   $\nabla_z = \mathrm{softmax}(z) - x$, and with $z = A^\top y$,
-#   $\nabla_y = A(\mathrm{softmax}(A^\top y) - x)$.
-# * For a one-hot target this is $\mathrm{softmax}(\theta) - e_k$.
+# * Through softmax followed by cross-entropy the $1/s$ and the $s$ cancel:
+#   $\partial \mathrm{CE} / \partial \beta = \mathrm{softmax}(\beta) - x$.
+# * The chain rule is "elementwise product, then sum over the shared index": a contraction,
+#   $\nabla_y L = (\partial \beta / \partial y)^\top g$, computed as a VJP (`g @ J`). With
+#   $\beta = A^\top y$ that is $\nabla_y L = A(\mathrm{softmax}(A^\top y) - x)$. The product
+#   $(\mathrm{softmax}(\beta) - x) \odot A^\top$ is a shape error, or a silently wrong matrix.
+# * $\odot$ alone is right only for elementwise ops, whose Jacobians are diagonal.
+# * For a one-hot target $x = e_k$ the gradient is $\mathrm{softmax}(\beta) - e_k$.
 # * $s(1-s)$ is only the diagonal of the Jacobian; `gradcheck` rejects it.
 #
 # Next: [02, fused versus unfused](02_fused_vs_unfused.ipynb).
