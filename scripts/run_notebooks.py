@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/run_notebooks.py          # all four, about 20 seconds
+    python scripts/run_notebooks.py          # all four, about 30 seconds
     python scripts/run_notebooks.py 01 03    # only the notebooks whose names start so
 
 For each ``notebooks/NN_*.py``: ``jupytext --sync`` copies its cells into the paired ``.ipynb``
