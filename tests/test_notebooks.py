@@ -1,7 +1,9 @@
 """The notebooks: committed with their outputs, and they still run from a clean kernel.
 
-Two kinds of test:
+Three kinds of test:
 
+* each notebook's source is a jupytext percent-format ``.py`` file paired with the committed
+  ``.ipynb``, and the two hold the same cells, so editing one without the other fails;
 * the committed ``.ipynb`` files are readable as they are: every code cell was executed, in
   order, from a fresh kernel, and no output is an error;
 * each notebook executes again from scratch with nbclient (a fresh ``python3`` kernel running
@@ -46,6 +48,34 @@ def _code_cells(nb: nbformat.NotebookNode) -> list:
 
 def test_the_four_notebooks_are_there():
     assert NOTEBOOKS == EXPECTED
+
+
+# ---------------------------------------------------------------------------------------------
+# the .py sources
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_paired_with_its_percent_source(name):
+    source = (NOTEBOOK_DIR / name).with_suffix(".py")
+    assert source.exists(), (
+        f"{name}: no source {source.name} (jupytext --set-formats ipynb,py:percent)"
+    )
+    assert _read(name).metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    assert source.read_text(encoding="utf-8").startswith("# ---\n# jupyter:\n#   jupytext:\n")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_source_and_notebook_hold_the_same_cells(name):
+    jupytext = pytest.importorskip("jupytext")
+    stem = Path(name).stem
+    from_py = [(c.cell_type, c.source) for c in jupytext.read(NOTEBOOK_DIR / f"{stem}.py").cells]
+    from_ipynb = [(c.cell_type, c.source) for c in _read(name).cells]
+    fix = f"edit the .py, then run python scripts/run_notebooks.py {stem[:2]} (notebooks/README.md)"
+    for i, (a, b) in enumerate(zip(from_py, from_ipynb, strict=False)):
+        assert a == b, f"{stem}: cell {i} differs between the .py and the .ipynb; {fix}"
+    assert len(from_py) == len(from_ipynb), (
+        f"{stem}: {len(from_py)} cells in the .py, {len(from_ipynb)} in the .ipynb; {fix}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
