@@ -403,7 +403,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(cfg: dict[str, Any], d: dict[str, Any], started: float) -> int:
     from tinygrad_ce import data, nn
-    from tinygrad_ce.train import evaluate, fit, fused_vs_unfused
+    from tinygrad_ce.compare import fused_vs_unfused
+    from tinygrad_ce.train import evaluate, fit
 
     out = Path(cfg["out"])
     try:
