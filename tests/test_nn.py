@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_ce import Function, Tensor, gradcheck, nn
+from tinygrad_ce import functional as F
 
 
 class TwoLayer(nn.Module):
@@ -376,3 +377,17 @@ def test_fused_cross_entropy_non_finite_logits(reduction, ignore_index):
     np.testing.assert_allclose(loss.data, expected, rtol=1e-6, equal_nan=True)
     if reduction == "none":
         assert np.all(np.isfinite(x.grad[3]))
+
+
+def test_mse_loss_module_is_the_functional_loss(monkeypatch):
+    calls = []
+
+    def spy(pred, target, reduction="mean"):
+        calls.append(reduction)
+        return Tensor(0.0)
+
+    monkeypatch.setattr(F, "mse_loss", spy)
+    nn.MSELoss("sum")(Tensor([1.0]), [2.0])
+    assert calls == ["sum"]
+    with pytest.raises(ValueError, match="MSELoss: reduction must be one of"):
+        nn.MSELoss("avg")

@@ -556,10 +556,7 @@ class CrossEntropyLoss(Module):
         fused: bool = True,
     ) -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        F.check_reduction(reduction, "CrossEntropyLoss")
         self.weight = None if weight is None else np.asarray(weight)
         self.ignore_index = ignore_index
         self.reduction = reduction
@@ -591,32 +588,16 @@ class CrossEntropyLoss(Module):
 
 
 class MSELoss(Module):
-    """Mean squared error: ``mean((input - target) ** 2)`` (``reduction='sum'`` or ``'none'``)."""
+    """Mean squared error: ``mean((input - target) ** 2)`` (``reduction='sum'`` or ``'none'``):
+    :func:`tinygrad_ce.functional.mse_loss` with a fixed reduction."""
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"MSELoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        F.check_reduction(reduction, "MSELoss")
         self.reduction = reduction
 
     def forward(self, input: Any, target: Any) -> Tensor:
-        input = _to_tensor(input)
-        if np.shape(target.data if isinstance(target, Tensor) else target) != input.shape:
-            raise ValueError(
-                f"MSELoss: input of shape {input.shape} and target of shape "
-                f"{np.shape(target.data if isinstance(target, Tensor) else target)} differ"
-            )
-        if not isinstance(target, Tensor):
-            target = np.asarray(target, dtype=input.dtype)
-        diff = input - target
-        sq = diff * diff
-        if self.reduction == "mean":
-            return sq.mean()
-        if self.reduction == "sum":
-            return sq.sum()
-        return sq
+        return F.mse_loss(input, target, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
