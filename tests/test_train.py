@@ -252,3 +252,15 @@ def test_user_written_loop_matches_fit():
             opt.step()
     for (_, a), (_, b) in zip(model_a.named_parameters(), model_b.named_parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_best_never_picks_a_nan_epoch():
+    h = History()
+    for loss, acc in ((1.0, 0.5), (float("nan"), float("nan")), (0.5, 0.7), (float("nan"), 0.6)):
+        h.append(train_loss=loss, train_acc=acc)
+    assert h.best("train_loss") == (3, 0.5)
+    assert h.best("train_acc") == (3, 0.7)
+    h2 = History()
+    h2.append(train_loss=float("nan"))
+    with pytest.raises(ValueError, match="no finite"):
+        h2.best("train_loss")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from . import functional as F
 from . import ops
 from .autograd import Function
+from .outputs import write_atomic
 from .tensor import Tensor
 
 __all__ = [
@@ -233,8 +235,9 @@ class Module:
         """Copy values from ``state`` into the parameters.
 
         Raises :class:`CheckpointError` naming the offending keys when a name is missing or
-        unexpected (``strict=False`` ignores both) or a shape differs. Values are cast to each
-        parameter's dtype; nothing is changed unless every entry fits.
+        unexpected (``strict=False`` ignores both), a shape differs, or a finite value does not
+        fit the parameter's dtype (1e300 into float32). Values are cast to each parameter's
+        dtype; nothing is changed unless every entry fits.
         """
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state]
@@ -261,7 +264,16 @@ class Module:
                 )
             if value.dtype.kind not in "fiub":
                 raise CheckpointError(f"{name!r} holds {value.dtype} values, not numbers")
-            new[name] = np.array(value, dtype=param.dtype, copy=True)
+            with np.errstate(over="ignore", invalid="ignore"):
+                cast = np.array(value, dtype=param.dtype, copy=True)
+            overflow = np.isfinite(value) & ~np.isfinite(cast)
+            if overflow.any():
+                where = tuple(int(i) for i in np.argwhere(overflow)[0])
+                raise CheckpointError(
+                    f"{name!r} holds {value[where]!r} at index {where}, which overflows the "
+                    f"parameter's dtype {param.dtype}"
+                )
+            new[name] = cast
         for name, value in new.items():
             params[name].data = value
 
@@ -612,22 +624,23 @@ _FORMAT_KEY = "__tinygrad_ce_checkpoint__"
 def save(module: Module, path: str | os.PathLike) -> None:
     """Write ``module.state_dict()`` to ``path`` as an ``.npz`` archive (no pickle).
 
-    The file is written under a temporary name first and then moved into place, so an
-    interrupted save never leaves half a checkpoint behind. The exact ``path`` is used (no
-    ``.npz`` suffix is added).
+    Each parameter is one ``NAME.npy`` member, whatever its name (even ``file`` or
+    ``allow_pickle``, which ``np.savez`` would take as its own arguments). The file is written
+    under a temporary name in the same folder and then moved into place, so an interrupted
+    save never leaves half a checkpoint behind, and an earlier file at ``path`` stays intact
+    until the new one is complete. The exact ``path`` is used (no ``.npz`` suffix is added).
     """
     state = module.state_dict()
     if _FORMAT_KEY in state:
         raise ValueError(f"a parameter may not be called {_FORMAT_KEY!r}")
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{_FORMAT_KEY: np.array(1)}, **state)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, value in {_FORMAT_KEY: np.array(1), **state}.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+    write_atomic(path, write)
 
 
 def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module:
@@ -641,8 +654,13 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint file at {path!r}")
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path!r} is a directory, not a checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path!r}: {err.strerror or err}") from None
     if magic != b"PK\x03\x04":
         raise CheckpointError(
             f"{path!r} is not a tinygrad_ce checkpoint: it is not an .npz (zip) archive "
@@ -656,7 +674,7 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
             state = {key: archive[key] for key in archive.files}
     except CheckpointError as err:
         raise CheckpointError(f"{path!r} is not a tinygrad_ce checkpoint: {err}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
         raise CheckpointError(
             f"cannot read checkpoint {path!r} ({type(err).__name__}: {err}); it is corrupted or "
             "was not written by tinygrad_ce.nn.save"

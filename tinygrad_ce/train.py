@@ -77,11 +77,14 @@ class History(Mapping):
 
     def best(self, key: str = "val_acc") -> tuple[int, float]:
         """``(epoch, value)`` of the best entry of ``key`` (highest accuracy, lowest loss);
-        epochs count from 1."""
+        epochs count from 1. NaN epochs (a diverged step) are never picked; ValueError when
+        every entry is NaN."""
         values = self.history.get(key) or []
         if not values:
             raise KeyError(f"history has no {key!r} values (keys: {list(self)})")
-        pick = np.argmin if key.endswith("loss") else np.argmax
+        if all(np.isnan(values)):
+            raise ValueError(f"history has no finite {key!r} values: every epoch is NaN")
+        pick = np.nanargmin if key.endswith("loss") else np.nanargmax
         i = int(pick(values))
         return i + 1, values[i]
 
