@@ -272,3 +272,13 @@ def test_fused_vs_unfused_check_on_a_model():
     assert res["step_time_ratio"] > 0 and res["loss_time_ratio"] > 0
     assert res["batch"] == 32
     assert model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_compare_refuses_a_size_it_cannot_hold_like_train(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--batch", "100000", "--classes", "100000"])
+    assert exc.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("tinygrad-ce compare: error: --batch 100000 x --classes 100000")
+    with pytest.raises(ValueError, match="at most"):
+        compare_cross_entropy(100_000, 100_000)

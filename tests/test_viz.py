@@ -10,7 +10,7 @@ import pytest
 
 from tinygrad_ce import Tensor, draw_graph, explain
 from tinygrad_ce import functional as F
-from tinygrad_ce.cli.graph import mlp_graph, textbook_graph
+from tinygrad_ce.example_graphs import mlp_graph, textbook_graph
 from tinygrad_ce.viz import GraphvizNotFoundError, render_graph
 from tinygrad_ce.viz import expr as E
 

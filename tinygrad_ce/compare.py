@@ -63,6 +63,9 @@ DEFAULT_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4)
 DEFAULT_DTYPES = ("float32", "float64")
 # a sweep result is "ok" when finite and within this normwise relative error of float64
 SWEEP_RTOL = {"float32": 1e-4, "float64": 1e-10}
+# the comparison holds a few copies of the (batch, classes) logits: refuse (rather than run out
+# of memory) above this many, as ``run.MAX_PARAMETERS`` does for training
+MAX_LOGITS = 20_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,6 +407,11 @@ def compare_cross_entropy(
     """
     if batch < 1 or classes < 1:
         raise ValueError(f"batch and classes must be >= 1, got batch={batch}, classes={classes}")
+    if batch * classes > MAX_LOGITS:
+        raise ValueError(
+            f"batch {batch} x classes {classes} = {batch * classes:,} logits; the comparison "
+            f"is for sizes that fit in memory a few times over (at most {MAX_LOGITS:,})"
+        )
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if dtype not in DEFAULT_DTYPES:

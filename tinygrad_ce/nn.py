@@ -685,3 +685,17 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
     except CheckpointError as err:
         raise CheckpointError(f"checkpoint {path!r} does not fit the model: {err}") from None
     return module
+
+
+# ---------------------------------------------------------------------------------------------
+# models, reachable as nn.MLP (imported on first use: models imports nn)
+
+_MODELS = ("MLP",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODELS:
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'tinygrad_ce.nn' has no attribute {name!r}")

@@ -17,27 +17,37 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["dumps_json", "jsonable", "write_atomic", "write_json"]
+__all__ = ["dumps_json", "jsonable", "replace_atomic", "write_atomic", "write_json"]
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(f)`` on a new binary file beside ``path``, then move it to ``path``.
+def replace_atomic(path: str | os.PathLike, make: Callable[[Path], Any]) -> Path:
+    """Call ``make(tmp)`` to create the file ``tmp`` beside ``path``, then move it to ``path``.
 
-    The temporary file is ``.NAME.PID.tmp`` in the same folder (so the final ``os.replace``
-    is atomic); it is removed if ``write`` or the move fails. Returns ``path`` as a Path.
+    ``tmp`` is ``.NAME.PID.tmp`` in the same folder (so the final ``os.replace`` is atomic);
+    it is removed if ``make`` or the move fails. Returns ``path`` as a Path.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        make(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.lexists(tmp):
             os.remove(tmp)
     return path
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Call ``write(f)`` on a new binary file beside ``path``, then move it to ``path`` (see
+    :func:`replace_atomic`)."""
+
+    def make(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    return replace_atomic(path, make)
 
 
 def jsonable(value: Any) -> Any:
