@@ -24,9 +24,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import ModuleType  # noqa: E402
@@ -35,6 +33,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tinygrad_ce  # noqa: E402
+from tinygrad_ce import timing  # noqa: E402
 
 Tensor = tinygrad_ce.Tensor
 
@@ -53,15 +52,9 @@ def load_checkout(root: str) -> ModuleType:
     return module
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """The library's harness with one warm-up call (the first call pays for caches)."""
+    return timing.median_time(fn, repeats, warmup=1)
 
 
 # --- MLP training step: forward, MSE loss against one-hot targets, backward, SGD -----------------

@@ -336,7 +336,7 @@ def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
     return g
 
 
-def _differentiable_inputs(t: Tensor) -> Iterable[Tensor]:
+def differentiable_inputs(t: Tensor) -> Iterable[Tensor]:
     """The inputs of ``t``'s op that need a gradient: the edges a backward pass follows."""
     ctx = t._ctx
     return () if ctx is None else compress(ctx.inputs, ctx.needs)
@@ -364,7 +364,7 @@ def backprop(
     # The walk makes no reference cycles, and pausing the cyclic collector while it runs halves
     # its cost on the 100,000-op chain of bench_engine.py (it would rescan the whole graph).
     with _gc_paused(), _SetGradMode(create_graph):  # rules record a graph only when wanted
-        for t in reversed(topological_order(list(grads), _differentiable_inputs)):
+        for t in reversed(topological_order(list(grads), differentiable_inputs)):
             g = grads.pop(t, None)
             if g is None:  # not reached from the roots through inputs that need a gradient
                 continue
