@@ -276,8 +276,8 @@ for fused in (True, False):
 #
 # `draw_graph` draws the recorded graph: green boxes are leaves that need a gradient, blue-grey
 # ones are data, orange ellipses are ops, and the pink double ellipse is the fused
-# `SoftmaxCrossEntropy` node. With `rules=True` every op also shows its VJP rule (taken from the
-# first line of its docstring). Here $A$ also requires a gradient, so we see both leaves.
+# `SoftmaxCrossEntropy` node. With `rules=True` every op also shows its VJP rule (what the op's
+# class declares in its `vjp` attribute). Here $A$ also requires a gradient, so we see both leaves.
 
 # %%
 A_t = Tensor(A, requires_grad=True, name="A")
@@ -362,7 +362,8 @@ print("mistake  g * s(1 - s):", g * s * (1 - s))
 # %% [markdown]
 # `gradcheck` catches the mistake at once. Below, two softmax ops are written as `Function`
 # subclasses, the way every primitive in `tinygrad_ce` is: `forward` on arrays, `backward`
-# returning the VJP, the maths in the first line of the docstring. One uses the right VJP,
+# returning the VJP, the maths declared beside them (`args`, `formula`, `vjp`). One uses the
+# right VJP,
 # $s \odot (g - \langle g, s\rangle)$ (that is $J^\top g$ written without forming $J$); the other
 # uses $g \odot s(1-s)$.
 
@@ -371,7 +372,9 @@ from tinygrad_ce import Function, GradcheckError
 
 
 class Softmax(Function):
-    """s = softmax(x);  dx = s * (g - sum(g * s))"""
+    """softmax along the last axis"""
+
+    args, output, formula, vjp = ("x",), "s", "softmax(x)", ("dx = s * (g - sum(g * s))",)
 
     def forward(self, x):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
@@ -382,7 +385,9 @@ class Softmax(Function):
 
 
 class WrongSoftmax(Softmax):
-    """s = softmax(x);  dx = g * s * (1 - s)   (WRONG: only the diagonal of the Jacobian)"""
+    """WRONG: only the diagonal of the Jacobian"""
+
+    vjp = ("dx = g * s * (1 - s)",)
 
     def backward(self, g, s, x):
         return (g * s * (1 - s),)
