@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,13 @@ def test_run_training_as_a_library_call(tmp_path):
     with pytest.raises(ConfigError, match="not empty"):
         check_output_folder(out)
     check_output_folder(out, force=True)  # only a run's files: may be replaced
+
+
+def test_the_default_output_folder_is_fresh_for_each_run(tmp_path, monkeypatch):
+    """Running the Quickstart's command twice keeps the first run: the second goes to -2."""
+    monkeypatch.chdir(tmp_path)
+    first = resolve(RunConfig(dataset="moons"))
+    assert first.out == str(Path("runs") / "moons")
+    Path(first.out).mkdir(parents=True)
+    (Path(first.out) / "metrics.json").write_text("{}")
+    assert resolve(RunConfig(dataset="moons")).out == str(Path("runs") / "moons-2")

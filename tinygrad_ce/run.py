@@ -12,9 +12,11 @@ and writes the run's files to the output folder:
 * every file is written atomically (a temporary name in the same folder, then ``os.replace``);
 * ``metrics.json`` (strict JSON: non-finite numbers are ``null``) comes last, so a folder with
   a ``metrics.json`` holds a complete run;
-* a folder that already holds files is refused unless ``force=True``; then the earlier run's
-  files that this run does not write are removed, and anything that is not a run's file makes
-  it refuse too (nothing but a run's own files is ever deleted);
+* without ``out``, each run gets a fresh folder (``runs/<dataset>``, else ``runs/<dataset>-2``,
+  ...), so running the same command twice never touches the first run;
+* a folder given as ``out`` that already holds files is refused unless ``force=True``; then
+  the earlier run's files that this run does not write are removed, and anything that is not
+  a run's file makes it refuse too (nothing but a run's own files is ever deleted);
 * a run whose loss stops being finite stops early: no weights or figures are written, and
   ``metrics.json`` says ``"status": "diverged"``.
 
@@ -155,8 +157,8 @@ def resolve(config: RunConfig) -> RunConfig:
     c.standardize = p["standardize"] if c.standardize is None else c.standardize
     if c.weight_decay is None:
         c.weight_decay = 0.01 if c.optimizer == "adamw" else 0.0
-    if c.out is None:
-        c.out = str(Path("runs") / c.dataset)
+    if c.out is None:  # the default: a fresh folder for each run, never an earlier run's
+        c.out = str(fresh_folder(Path("runs") / c.dataset))
     for name, value, choices in (
         ("activation", c.activation, ("relu", "tanh", "sigmoid")),
         ("optimizer", c.optimizer, OPTIMIZERS),
@@ -189,6 +191,15 @@ def resolve(config: RunConfig) -> RunConfig:
     c.lr, c.weight_decay, c.test_size = float(c.lr), float(c.weight_decay), float(c.test_size)
     c.fused, c.standardize = bool(c.fused), bool(c.standardize)
     return c
+
+
+def fresh_folder(base: Path) -> Path:
+    """``base`` when it is missing or empty, else the first free ``base-2``, ``base-3``, ..."""
+    candidate, k = base, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        k += 1
+        candidate = base.with_name(f"{base.name}-{k}")
+    return candidate
 
 
 def _dataset(name: str) -> DatasetInfo:

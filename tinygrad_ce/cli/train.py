@@ -144,7 +144,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out",
         metavar="DIR",
-        help="output folder, new or empty (default: runs/<dataset>)",
+        help="output folder, new or empty (default: a fresh runs/<dataset>[-N] for each run)",
     )
     parser.add_argument(
         "--force",
