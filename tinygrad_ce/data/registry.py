@@ -10,6 +10,7 @@ import numpy as np
 
 from . import synthetic
 from .files import load_digits
+from .text import CORPORA, CorpusInfo, load_corpus  # noqa: F401  (kind "text": see text.py)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ _ENTRIES = [  # name, loader, n_features, n_classes, description
     ("digits", _digits, 64, 10, "1,797 handwritten 8x8 digits, pixels 0..16 (UCI, CC BY 4.0)"),
 ]
 DATASETS: dict[str, DatasetInfo] = {entry[0]: DatasetInfo(*entry) for entry in _ENTRIES}
+# Text corpora (kind "text") are one string each, not (X, y) arrays: they live in CORPORA
+# (name -> CorpusInfo, ``CORPORA["pydoc"]()`` is the text) and load with ``load_corpus``.
 
 
 def load_dataset(name: str, seed: int = 0, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
