@@ -8,6 +8,7 @@ from helpers import check_vjp
 
 from tinygrad_ce import Tensor, grad, gradcheck
 from tinygrad_ce import functional as F
+from tinygrad_ce.compare import full_softmax_sweep, held_bytes, skipgram_runner
 from tinygrad_ce.word2vec import (
     SkipGram,
     format_neighbours,
@@ -262,3 +263,41 @@ def test_neighbour_table_and_its_markdown():
         neighbour_table(emb, vocab, ["fish"])
     assert query_words(vocab, ["dog", "fish"]) == ["dog"]
     assert query_words(vocab, ["fish"], n=2) == ["cat", "dog"]
+
+
+# --- the fused vs unfused measurement (compare.full_softmax_sweep) ---------------------------
+
+
+def test_skipgram_runner_gives_the_same_gradients_fused_and_unfused():
+    rng = np.random.default_rng(4)
+    V = rng.standard_normal((30, 5)).astype(np.float32)
+    U = rng.standard_normal((5, 30)).astype(np.float32)
+    c, o = rng.integers(0, 30, 16), rng.integers(0, 30, 16)
+    fused, unfused = (skipgram_runner(V, U, c, o, fused=f) for f in (True, False))
+    for a, b in zip(
+        fused.backward(fused.forward()), unfused.backward(unfused.forward()), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    dV, _ = fused.backward(fused.forward())  # the grads were handed out and reset: same again
+    model = SkipGram(30, 5)
+    model.V.data, model.U.data = V.copy(), U.copy()
+    model.loss(c, o).backward()
+    np.testing.assert_allclose(dV, model.V.grad, rtol=1e-6)
+
+
+def test_held_bytes_counts_what_the_forward_leaves_allocated():
+    keep = []
+    result, held = held_bytes(lambda: keep.append(np.ones(100_000)) or "done")
+    assert result == "done" and 800_000 <= held < 900_000
+    assert held_bytes(lambda: np.ones(100_000).sum())[1] < 10_000  # freed on return
+
+
+def test_full_softmax_sweep_fused_holds_fewer_buffers():
+    rows = full_softmax_sweep((200, 800), batch=32, dim=8, repeats=1)
+    assert [r["vocab"] for r in rows] == [200, 800]
+    for r in rows:
+        assert r["logits_bytes"] == 32 * r["vocab"] * 4
+        # fused: the scores and exp(z - max); unfused: scores, shifted, exp, log-probs
+        assert 1.7 < r["memory_ratio"] < 2.3
+        assert r["unfused"]["peak"] > r["fused"]["peak"] > 0
+        assert r["speedup"] == pytest.approx(r["unfused"]["seconds"] / r["fused"]["seconds"])
