@@ -17,11 +17,12 @@ the naive formula (the thing that breaks) are written here.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -161,18 +162,27 @@ def saved_bytes(out: Tensor, exclude: Iterable[np.ndarray] = ()) -> int:
     return sum(counted.values())
 
 
-def peak_bytes(fn: Callable[[], Any]) -> int:
-    """Peak memory traced by tracemalloc while ``fn()`` runs (numpy buffers included)."""
+@contextlib.contextmanager
+def _tracing() -> Iterator[None]:
+    """tracemalloc on for the block (left as it was found: on stays on)."""
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
-    tracemalloc.reset_peak()
-    start = tracemalloc.get_traced_memory()[0]
-    result = fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    del result
-    if not was_tracing:
-        tracemalloc.stop()
+    try:
+        yield
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak memory traced by tracemalloc while ``fn()`` runs (numpy buffers included)."""
+    with _tracing():
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+        del result
     return max(peak - start, 0)
 
 
@@ -664,15 +674,11 @@ def held_bytes(forward: Callable[[], Any]) -> tuple[Any, int]:
     With a loss as the result this is the memory the graph holds for the backward pass: every
     buffer made during the forward that is still referenced once it has returned.
     """
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    gc.collect()
-    start = tracemalloc.get_traced_memory()[0]
-    result = forward()
-    held = tracemalloc.get_traced_memory()[0] - start
-    if not was_tracing:
-        tracemalloc.stop()
+    with _tracing():
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        result = forward()
+        held = tracemalloc.get_traced_memory()[0] - start
     return result, max(held, 0)
 
 
@@ -706,8 +712,9 @@ def full_softmax_sweep(
 
     The step is ``loss = CE(V[centres] @ U, contexts)`` (float32, ``V`` (vocab, dim), ``U``
     (dim, vocab), ``batch`` random pairs) forward and backward. Per vocabulary size and method:
-    median step seconds (``time_runners``), bytes held for backward after the forward
-    (``held_bytes``, tracemalloc) and the peak of one forward + backward (``peak_bytes``).
+    median step seconds (``time_runners``, blocks of about 20 ms), bytes held for backward
+    after the forward (``held_bytes``, tracemalloc) and the peak of one forward + backward
+    (``peak_bytes``).
 
     Returns
     -------
@@ -727,7 +734,8 @@ def full_softmax_sweep(
             m: skipgram_runner(V, U, centres, contexts, fused=(m == "fused"))
             for m in ("fused", "unfused")
         }
-        times = time_runners(runners, repeats=repeats, number=1)
+        number = calibrate_number(runners["fused"], target_seconds=0.02)
+        times = time_runners(runners, repeats=repeats, number=number)
         row: dict[str, Any] = {"vocab": int(vocab), "logits_bytes": batch * vocab * 4}
         for m, run in runners.items():
             loss, held = held_bytes(run.forward)

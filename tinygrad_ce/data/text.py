@@ -124,7 +124,25 @@ def _ids_array(ids: Any, size: int) -> np.ndarray:
     return arr
 
 
-class CharTokenizer:
+class _Tokenizer:
+    """What both tokenizers share: ``vocab`` (id -> token), ``index`` and ``decode``."""
+
+    separator = ""  # what decode puts between tokens
+    vocab: list[str]
+    index: dict[str, int]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def decode(self, ids: Any) -> str:
+        """The tokens of ``ids`` (any integer sequence) joined by ``separator``."""
+        arr = _ids_array(ids, self.vocab_size).reshape(-1)
+        vocab = self.vocab
+        return self.separator.join(vocab[i] for i in arr.tolist())
+
+
+class CharTokenizer(_Tokenizer):
     """One id per character: the sorted distinct characters of the text it was built from.
 
     Parameters
@@ -147,10 +165,6 @@ class CharTokenizer:
         self.vocab: list[str] = sorted(set(text))
         self.index: dict[str, int] = {ch: i for i, ch in enumerate(self.vocab)}
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
     def encode(self, text: str) -> np.ndarray:
         """The ids of ``text``'s characters, int64 of shape ``(len(text),)``."""
         try:
@@ -161,12 +175,6 @@ class CharTokenizer:
                 "characters; build the CharTokenizer from a text that contains it"
             ) from None
 
-    def decode(self, ids: Any) -> str:
-        """The text of ``ids`` (any integer sequence); ``decode(encode(s)) == s``."""
-        arr = _ids_array(ids, self.vocab_size).reshape(-1)
-        vocab = self.vocab
-        return "".join(vocab[i] for i in arr.tolist())
-
     def __repr__(self) -> str:
         return f"CharTokenizer(vocab_size={self.vocab_size})"
 
@@ -176,7 +184,7 @@ _TOKEN = re.compile(r"<unk>|\w+|[^\w\s]")
 _WORD = re.compile(r"\w+")
 
 
-class WordTokenizer:
+class WordTokenizer(_Tokenizer):
     """Words and punctuation marks, lower-cased, with the ``max_vocab`` most frequent kept.
 
     ``tokenize`` splits a text into runs of letters, digits and underscores and single
@@ -213,6 +221,7 @@ class WordTokenizer:
     """
 
     unk = "<unk>"
+    separator = " "
 
     def __init__(
         self,
@@ -242,10 +251,6 @@ class WordTokenizer:
         self.counts = np.array([0, *(counts[t] for t in kept)], dtype=np.int64)
         self.counts[0] = sum(counts.values()) - int(self.counts[1:].sum())  # unknown tokens
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
     def tokenize(self, text: str) -> list[str]:
         """The tokens of ``text`` (strings), lower-cased if the tokenizer is."""
         if self.lower:
@@ -258,12 +263,6 @@ class WordTokenizer:
         get = self.index.get
         tokens = self.tokenize(text)
         return np.fromiter((get(t, 0) for t in tokens), dtype=np.int64, count=len(tokens))
-
-    def decode(self, ids: Any) -> str:
-        """The tokens of ``ids`` joined by single spaces."""
-        arr = _ids_array(ids, self.vocab_size).reshape(-1)
-        vocab = self.vocab
-        return " ".join(vocab[i] for i in arr.tolist())
 
     def __repr__(self) -> str:
         return f"WordTokenizer(vocab_size={self.vocab_size}, punctuation={self.punctuation})"
