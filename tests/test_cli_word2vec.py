@@ -92,6 +92,9 @@ def test_word2vec_missing_or_empty_file(tmp_path, capsys, awkward_paths):
     with pytest.raises(SystemExit):
         main(["word2vec", "--text", "empty.txt"])
     assert "empty.txt: the file holds no text" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["word2vec", "--corpus", "shakespeare"])
+    assert "unknown corpus 'shakespeare'; choose one of: pydoc" in capsys.readouterr().err
     Path("t.txt").write_text("a b a b\n", encoding="utf-8")
     with pytest.raises(SystemExit):
         main(["word2vec", "--text", "t.txt", "--out", "a_file"])

@@ -250,6 +250,10 @@ def test_nearest_neighbours_by_cosine():
     assert ids[0].tolist() == [2, 0, 3, 4]  # a zero vector has cosine 0
     with pytest.raises(ValueError, match="k must be in 1..3"):
         nearest_neighbours(emb, [1], k=4)
+    with pytest.raises(ValueError, match="k must be in 1..3"):  # the query 0 is excluded anyway,
+        nearest_neighbours(emb, [0, 1], k=4)  # but query 1 has only 3 candidates
+    ids, _ = nearest_neighbours(emb, [0], k=4)
+    assert sorted(ids[0].tolist()) == [1, 2, 3, 4]
 
 
 def test_neighbour_table_and_its_markdown():

@@ -435,7 +435,9 @@ def nearest_neighbours(
     q = _int_ids(queries, "queries")
     if q.size and (q.min() < 0 or q.max() >= len(emb)):
         raise ValueError(f"query ids must be in 0..{len(emb) - 1}, got {q.tolist()}")
-    available = len(emb) - len(set(exclude) - set(q.tolist())) - 1
+    excluded = set(exclude)
+    # the fewest candidates any query has: all words but the excluded ones and itself
+    available = len(emb) - len(excluded) - (0 if excluded.issuperset(q.tolist()) else 1)
     if not 1 <= k <= max(available, 0):
         raise ValueError(f"k must be in 1..{available} for {len(emb)} words, got {k}")
     norms = np.linalg.norm(emb, axis=1)
