@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import check_vjp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_ce import Tensor, grad, gradcheck
 from tinygrad_ce import functional as F
@@ -159,6 +161,19 @@ def test_skipgram_pairs_window_two():
         if 0 < abs(i - j) <= 2
     )
     assert pairs == expected and c.dtype == np.int64
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=12), st.integers(1, 4), st.sampled_from([None, 0]))
+def test_skipgram_pairs_match_a_double_loop(ids, window, skip_id):
+    c, x = skipgram_pairs(np.array(ids, dtype=np.int64), window, skip_id)
+    expected = sorted(
+        (a, b)
+        for i, a in enumerate(ids)
+        for j, b in enumerate(ids)
+        if 0 < abs(i - j) <= window and skip_id not in (a, b)
+    )
+    assert sorted(zip(c.tolist(), x.tolist(), strict=True)) == expected
 
 
 def test_skipgram_pairs_skip_unknown_and_short_sequences():
