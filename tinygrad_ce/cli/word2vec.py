@@ -50,7 +50,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--dim", type=positive_int, default=64, help="vector size (default 64)")
     parser.add_argument("--window", type=positive_int, default=2, help="context distance (2)")
-    parser.add_argument("--batch-size", type=positive_int, default=256, help="pairs per step")
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="pairs per step (256)")
     parser.add_argument(
         "--epochs", type=positive_float, default=5.0, help="passes over the pairs (default 5)"
     )
