@@ -34,6 +34,7 @@ EXPECTED = [
     "02_fused_vs_unfused.ipynb",
     "03_training_a_small_model.ipynb",
     "04_higher_order_gradients.ipynb",
+    "06_word2vec_student_gradient.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; each notebook takes well under a minute in all
 
@@ -136,6 +137,20 @@ def test_committed_notebooks_show_the_promised_results():
     assert "vs   log 3 = 1.0986" in nb3 and "vs   log 10 = 2.3026" in nb3
     nb4 = text_of(EXPECTED[3])
     assert "max |Hv - H @ v|" in nb4
+
+
+def test_word2vec_notebook_shows_the_promised_results():
+    text = "\n".join(
+        o.get("text", "")
+        for c in _code_cells(_read("06_word2vec_student_gradient.ipynb"))
+        for o in c.outputs
+    )
+    assert "engine == U (softmax(U^T v_c) - x) to 1e-12: True" in text
+    assert "dL/dv_c = U @ (softmax(U^T v_c) - x)" in text  # explain says it in symbols
+    assert "gradcheck of the skip-gram loss, fused=True: True" in text
+    assert "gradcheck of the skip-gram loss, fused=False: True" in text
+    assert "| int | float" in text and "| true | false" in text  # neighbours that make sense
+    assert " 30000 " in text  # the sweep reached the largest vocabulary
 
 
 # ---------------------------------------------------------------------------------------------

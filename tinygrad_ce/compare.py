@@ -39,7 +39,7 @@ from .reference import (
     numpy_tuned_forward,
 )
 from .tensor import Tensor
-from .timing import Runner, calibrate_number, median_time, peak_bytes, time_runners
+from .timing import Runner, calibrate_number, held_bytes, median_time, peak_bytes, time_runners
 
 __all__ = [
     "ComparisonResult",
@@ -554,3 +554,74 @@ def fused_vs_unfused(
     result["loss_time_ratio"] = result["loss_time_unfused"] / result["loss_time_fused"]
     result["batch"] = len(X)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# word2vec's full softmax: the loss over a whole vocabulary, fused vs unfused
+
+
+def skipgram_runner(
+    V: np.ndarray, U: np.ndarray, centres: np.ndarray, contexts: np.ndarray, fused: bool
+) -> Runner:
+    """A :class:`Runner` for one skip-gram step: ``CE(V[centres] @ U, contexts)`` and its
+    backward to ``V`` and ``U`` (leaves sharing the arrays' memory); returns ``(dV, dU)``."""
+    v, u = Tensor._make(V, True, None), Tensor._make(U, True, None)
+
+    def forward() -> Tensor:
+        return F.cross_entropy(v[centres] @ u, contexts, fused=fused)
+
+    def backward(loss: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        loss.backward()
+        grads = (v.grad, u.grad)
+        v.grad = u.grad = None
+        return grads
+
+    return Runner(forward, backward)
+
+
+def full_softmax_sweep(
+    vocab_sizes: Iterable[int] = (1000, 3000, 10000, 30000),
+    batch: int = 256,
+    dim: int = 100,
+    repeats: int = 5,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Fused vs unfused cross-entropy in a word2vec step, for each vocabulary size.
+
+    The step is ``loss = CE(V[centres] @ U, contexts)`` (float32, ``V`` (vocab, dim), ``U``
+    (dim, vocab), ``batch`` random pairs) forward and backward. Per vocabulary size and method:
+    median step seconds (``time_runners``, blocks of about 20 ms), bytes held for backward
+    after the forward (``held_bytes``, tracemalloc) and the peak of one forward + backward
+    (``peak_bytes``).
+
+    Returns
+    -------
+    list of dict, one per size: ``vocab``, ``fused`` and ``unfused`` (each ``{"seconds",
+    "held", "peak"}``), ``speedup`` (unfused / fused time), ``memory_ratio`` (unfused /
+    fused held bytes) and ``logits_bytes`` (one (batch, vocab) float32 array, which both
+    methods hold: the scores).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for vocab in vocab_sizes:
+        V = (rng.standard_normal((vocab, dim)) * 0.1).astype(np.float32)
+        U = (rng.standard_normal((dim, vocab)) * 0.1).astype(np.float32)
+        centres = rng.integers(0, vocab, batch)
+        contexts = rng.integers(0, vocab, batch)
+        runners = {
+            m: skipgram_runner(V, U, centres, contexts, fused=(m == "fused"))
+            for m in ("fused", "unfused")
+        }
+        number = calibrate_number(runners["fused"], target_seconds=0.02)
+        times = time_runners(runners, repeats=repeats, number=number)
+        row: dict[str, Any] = {"vocab": int(vocab), "logits_bytes": batch * vocab * 4}
+        for m, run in runners.items():
+            loss, held = held_bytes(run.forward)
+            run.backward(loss)
+            del loss
+            peak = peak_bytes(lambda r=run: r.backward(r.forward()))
+            row[m] = {"seconds": times[m]["total"], "held": held, "peak": peak}
+        row["speedup"] = row["unfused"]["seconds"] / row["fused"]["seconds"]
+        row["memory_ratio"] = row["unfused"]["held"] / row["fused"]["held"]
+        rows.append(row)
+    return rows

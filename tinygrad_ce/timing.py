@@ -3,22 +3,31 @@
 * :func:`median_time`: the median wall time of a callable over a few runs (a warm-up first);
 * :class:`Runner`, :func:`time_runners`, :func:`calibrate_number`: several ways of computing
   the same thing, timed in interleaved rounds so a busy machine slows them alike;
-* :func:`peak_bytes`: the peak memory tracemalloc sees while a callable runs.
+* :func:`peak_bytes`: the peak memory tracemalloc sees while a callable runs;
+* :func:`held_bytes`: what a callable leaves allocated (a loss: what its graph holds).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Runner", "calibrate_number", "median_time", "peak_bytes", "time_runners"]
+__all__ = [
+    "Runner",
+    "calibrate_number",
+    "held_bytes",
+    "median_time",
+    "peak_bytes",
+    "time_runners",
+]
 
 
 def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 0) -> float:
@@ -97,16 +106,39 @@ def calibrate_number(runner: Runner, target_seconds: float = 2e-3) -> int:
     return max(1, min(1000, int(target_seconds / max(once, 1e-7))))
 
 
-def peak_bytes(fn: Callable[[], Any]) -> int:
-    """Peak memory traced by tracemalloc while ``fn()`` runs (numpy buffers included)."""
+@contextlib.contextmanager
+def _tracing() -> Iterator[None]:
+    """tracemalloc on for the block (left as it was found: on stays on)."""
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
-    tracemalloc.reset_peak()
-    start = tracemalloc.get_traced_memory()[0]
-    result = fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    del result
-    if not was_tracing:
-        tracemalloc.stop()
+    try:
+        yield
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+
+
+def peak_bytes(fn: Callable[[], Any]) -> int:
+    """Peak memory traced by tracemalloc while ``fn()`` runs (numpy buffers included)."""
+    with _tracing():
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+        del result
     return max(peak - start, 0)
+
+
+def held_bytes(forward: Callable[[], Any]) -> tuple[Any, int]:
+    """Run ``forward()`` and return ``(its result, bytes it left allocated)`` (tracemalloc).
+
+    With a loss as the result this is the memory the graph holds for the backward pass: every
+    buffer made during the forward that is still referenced once it has returned.
+    """
+    with _tracing():
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        result = forward()
+        held = tracemalloc.get_traced_memory()[0] - start
+    return result, max(held, 0)

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import synthetic
 from .files import load_digits
+from .text import CORPORA, CorpusInfo, load_corpus  # noqa: F401  (kind "text": see text.py)
 
 KINDS = ("points2d", "images", "text")
 # training defaults of a data set that does not say otherwise
@@ -97,6 +98,8 @@ _ENTRIES = [
     ),
 ]
 DATASETS: dict[str, DatasetInfo] = {info.name: info for info in _ENTRIES}
+# Text corpora (kind "text") are one string each, not (X, y) arrays: they live in CORPORA
+# (name -> CorpusInfo, ``CORPORA["pydoc"]()`` is the text) and load with ``load_corpus``.
 
 
 def load_dataset(name: str, seed: int = 0, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
