@@ -28,14 +28,8 @@ import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from tinygrad_ce.compare import (  # noqa: E402
-    Runner,
-    calibrate_number,
-    engine_runner,
-    numpy_runner,
-    peak_bytes,
-    time_runners,
-)
+from tinygrad_ce.compare import engine_runner, numpy_runner  # noqa: E402
+from tinygrad_ce.timing import Runner, calibrate_number, peak_bytes, time_runners  # noqa: E402
 
 SIZES = ((4096, 1000), (64, 10))
 

@@ -7,6 +7,11 @@ the median time of each and their ratio (tinygrad_ce / numpy): 1.00x means no ov
     python benchmarks/bench_engine.py            # all cases
     python benchmarks/bench_engine.py --quick    # fewer repeats
     python benchmarks/bench_engine.py --json     # machine-readable
+    python benchmarks/bench_engine.py --baseline ../old-checkout   # before/after, one run
+
+With ``--baseline DIR`` (another checkout of this repository, e.g. ``git worktree add
+../old-checkout <commit>``) the engine steps of both packages run interleaved in this one
+process, and the table gains the baseline's time and the after/before ratio.
 """
 
 from __future__ import annotations
@@ -17,34 +22,45 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one BLAS thread: compare the engines, not the threading
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tinygrad_ce import Tensor  # noqa: E402
+import tinygrad_ce  # noqa: E402
+from tinygrad_ce import timing  # noqa: E402
+
+Tensor = tinygrad_ce.Tensor
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def load_checkout(root: str) -> ModuleType:
+    """Another checkout's ``tinygrad_ce`` imported under a name of its own, beside this one."""
+    init = Path(root).resolve() / "tinygrad_ce" / "__init__.py"
+    if not init.exists():
+        raise SystemExit(f"--baseline: {init} not found (give the root of a checkout)")
+    spec = importlib.util.spec_from_file_location(
+        "tinygrad_ce_baseline", init, submodule_search_locations=[str(init.parent)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """The library's harness with one warm-up call (the first call pays for caches)."""
+    return timing.median_time(fn, repeats, warmup=1)
 
 
 # --- MLP training step: forward, MSE loss against one-hot targets, backward, SGD -----------------
 
 
-def mlp_case(sizes: tuple[int, ...], batch: int, seed: int = 0):
+def mlp_case(sizes: tuple[int, ...], batch: int, seed: int = 0, T: type = Tensor):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
     target = np.eye(sizes[-1], dtype=np.float32)[rng.integers(0, sizes[-1], batch)]
@@ -80,9 +96,9 @@ def mlp_case(sizes: tuple[int, ...], batch: int, seed: int = 0):
             ws[i] -= lr * gw
             bs[i] -= lr * gb
 
-    ws_t = [Tensor(w, requires_grad=True) for w in weights]
-    bs_t = [Tensor(b, requires_grad=True) for b in biases]
-    xt, tt = Tensor(x), Tensor(target)
+    ws_t = [T(w, requires_grad=True) for w in weights]
+    bs_t = [T(b, requires_grad=True) for b in biases]
+    xt, tt = T(x), T(target)
 
     def engine_step() -> None:
         h = xt
@@ -102,7 +118,7 @@ def mlp_case(sizes: tuple[int, ...], batch: int, seed: int = 0):
 # --- tiny ops: add/mul/exp on (8,) vectors -------------------------------------------------------
 
 
-def tiny_case(n_ops: int = 10_000, size: int = 8, seed: int = 0):
+def tiny_case(n_ops: int = 10_000, size: int = 8, seed: int = 0, T: type = Tensor):
     rng = np.random.default_rng(seed)
     x0 = rng.standard_normal(size)
     w0 = rng.standard_normal(size) * 0.1
@@ -126,9 +142,9 @@ def tiny_case(n_ops: int = 10_000, size: int = 8, seed: int = 0):
             gw = gw + g * xi  # mul
             g = g * w0
 
-    x_t = Tensor(x0, requires_grad=True)
-    w_t = Tensor(w0, requires_grad=True)
-    b_t = Tensor(b0, requires_grad=True)
+    x_t = T(x0, requires_grad=True)
+    w_t = T(w0, requires_grad=True)
+    b_t = T(b0, requires_grad=True)
 
     def engine_step() -> None:
         x = x_t
@@ -143,7 +159,7 @@ def tiny_case(n_ops: int = 10_000, size: int = 8, seed: int = 0):
 # --- a deep chain: x <- x * 1.0001 + 0.001 -------------------------------------------------------
 
 
-def chain_case(length: int, size: int = 16):
+def chain_case(length: int, size: int = 16, T: type = Tensor):
     x0 = np.ones(size)
 
     def numpy_step() -> None:
@@ -154,7 +170,7 @@ def chain_case(length: int, size: int = 16):
         for _ in range(length):
             g = g * 1.0001
 
-    x_t = Tensor(x0, requires_grad=True)
+    x_t = T(x0, requires_grad=True)
 
     def engine_step() -> None:
         x = x_t
@@ -166,25 +182,33 @@ def chain_case(length: int, size: int = 16):
     return numpy_step, engine_step, 2 * length
 
 
+# name -> (make(T) -> (numpy_step, engine_step, n_ops), repeats, goal); T is the Tensor class
 CASES = {
-    "mlp 784-512-512-10, batch 256": (lambda: mlp_case((784, 512, 512, 10), 256), 20, "1.05x"),
-    "mlp 64-128-128-10, batch 64": (lambda: mlp_case((64, 128, 128, 10), 64), 300, "1.5x"),
-    "tiny ops: 10,000 on (8,)": (lambda: tiny_case(10_000), 15, "6x"),
-    "chain x*1.0001+0.001, 10,000 steps": (lambda: chain_case(10_000), 9, "10x"),
-    "chain x*1.0001+0.001, 100,000 steps": (lambda: chain_case(100_000), 3, "10x"),
+    "mlp 784-512-512-10, batch 256": (
+        lambda T: mlp_case((784, 512, 512, 10), 256, T=T),
+        20,
+        "1.05x",
+    ),
+    "mlp 64-128-128-10, batch 64": (lambda T: mlp_case((64, 128, 128, 10), 64, T=T), 300, "1.5x"),
+    "tiny ops: 10,000 on (8,)": (lambda T: tiny_case(10_000, T=T), 15, "6x"),
+    "chain x*1.0001+0.001, 10,000 steps": (lambda T: chain_case(10_000, T=T), 9, "10x"),
+    "chain x*1.0001+0.001, 100,000 steps": (lambda T: chain_case(100_000, T=T), 3, "10x"),
 }
 
 
-def run(quick: bool = False) -> list[dict]:
+def run(quick: bool = False, baseline: ModuleType | None = None) -> list[dict]:
     rows = []
     for name, (make, repeats, target) in CASES.items():
-        numpy_step, engine_step, n_ops = make()
+        numpy_step, engine_step, n_ops = make(Tensor)
+        base_step = make(baseline.Tensor)[1] if baseline is not None else None
         repeats = max(3, repeats // 3) if quick else repeats
-        # interleave to share the machine's noise fairly between the two
-        t_np, t_eng = [], []
+        # interleave to share the machine's noise fairly between them
+        t_np, t_eng, t_base = [], [], []
         for _ in range(3):
             t_np.append(median_time(numpy_step, repeats))
             t_eng.append(median_time(engine_step, repeats))
+            if base_step is not None:
+                t_base.append(median_time(base_step, repeats))
         np_time, eng_time = min(t_np), min(t_eng)
         row = {
             "case": name,
@@ -193,6 +217,9 @@ def run(quick: bool = False) -> list[dict]:
             "ratio": eng_time / np_time,
             "target": target,
         }
+        if t_base:
+            row["baseline_ms"] = min(t_base) * 1e3
+            row["vs_baseline"] = eng_time / min(t_base)
         if n_ops:
             row["engine_us_per_op"] = eng_time / n_ops * 1e6
             row["numpy_us_per_op"] = np_time / n_ops * 1e6
@@ -212,14 +239,23 @@ def print_table(rows: list[dict]) -> None:
             f"{r['case']:34} {r['numpy_ms']:8.2f}ms {r['engine_ms']:10.2f}ms "
             f"{r['ratio']:6.2f}x {'<' + r['target']:>6}  {per_op}"
         )
+        if "baseline_ms" in r:
+            print(
+                f"{'  baseline checkout':34} {'':10} {r['baseline_ms']:10.2f}ms "
+                f"{r['baseline_ms'] / r['numpy_ms']:6.2f}x {'':6}  "
+                f"this checkout / baseline: {r['vs_baseline']:.2f}x"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--baseline", metavar="DIR", help="another checkout to time in the same run (before/after)"
+    )
     args = parser.parse_args()
-    rows = run(args.quick)
+    rows = run(args.quick, load_checkout(args.baseline) if args.baseline else None)
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_engine import median_time  # noqa: E402  # same timer as the engine benchmark
 
 from tinygrad_ce import Tensor  # noqa: E402
-from tinygrad_ce.cli.graph import mlp_graph, textbook_graph  # noqa: E402
+from tinygrad_ce.example_graphs import mlp_graph, textbook_graph  # noqa: E402
 from tinygrad_ce.viz import draw_graph, explain  # noqa: E402
 
 

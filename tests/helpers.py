@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_ce import Tensor, no_grad
+from tinygrad_ce import Tensor, grad, no_grad
 
 # the five arithmetic operators, as functions of two Tensors (or arrays)
 ARITHMETIC: dict[str, Callable] = {
@@ -88,6 +88,45 @@ def check_vjp(
         )
         analytic.append(got)
     return analytic
+
+
+def check_second_order(
+    fn: Callable[..., Tensor],
+    arrays: Sequence[np.ndarray],
+    seed: int = 7,
+    eps: float = 1e-5,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+) -> None:
+    """Assert that second derivatives of ``fn`` match finite differences of its gradient.
+
+    With random ``u`` (the output's shape) and ``v`` (one per input), ``h = <grad(<fn, u>), v>``
+    is differentiated analytically (its gradient is a Hessian-vector product, computed through
+    the rules run on Tensors with ``create_graph=True``) and by central differences.
+    """
+    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(fn(*[Tensor(a) for a in arrays]).shape)
+    v = [rng.standard_normal(a.shape) for a in arrays]
+
+    def h(*ts: Tensor) -> Tensor:
+        gs = grad(fn(*ts), ts, grad_outputs=u, create_graph=True)
+        return sum((g * Tensor(vi)).sum() for g, vi in zip(gs, v, strict=True))
+
+    leaves = [Tensor(a, requires_grad=True) for a in arrays]
+    analytic = grad(h(*leaves), leaves)
+    for i, a in enumerate(arrays):
+        fd = np.zeros_like(a)
+        for j in np.ndindex(a.shape):
+            values = []
+            for step in (eps, -eps):
+                moved = [b.copy() for b in arrays]
+                moved[i][j] += step
+                values.append(h(*[Tensor(b, requires_grad=True) for b in moved]).item())
+            fd[j] = (values[0] - values[1]) / (2 * eps)
+        np.testing.assert_allclose(
+            analytic[i].data, fd, rtol=rtol, atol=atol, err_msg=f"second derivative, input {i}"
+        )
 
 
 def rand(shape: tuple[int, ...], seed: int = 0, low: float = -2.0, high: float = 2.0):

@@ -14,7 +14,6 @@ from helpers import AWKWARD
 
 from tinygrad_ce import nn
 from tinygrad_ce.cli import main
-from tinygrad_ce.cli.train import build_mlp, parse_hidden
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +42,7 @@ def test_default_style_run_writes_everything(tmp_path, capsys):
     assert check["nodes_fused"] < check["nodes_unfused"]
     assert metrics["time"]["train_seconds"] > 0
     # the weights load back into the same architecture and reproduce the accuracy
-    model = build_mlp(2, [64, 64], 3)
+    model = nn.MLP(2, 64, 64, 3)
     nn.load(model, out / "model.npz")
     # what it printed: the comparison and where everything went
     assert "fused vs unfused" in stdout and "graph nodes" in stdout
@@ -67,7 +66,7 @@ def test_missing_dot_falls_back_to_dot_text(tmp_path, capsys, monkeypatch):
     from tinygrad_ce import viz
 
     def no_dot(dot, path, format=None, dpi=None):
-        if str(path).endswith(".svg"):
+        if (format or Path(path).suffix[1:]) == "svg":
             raise viz.GraphvizNotFoundError("Graphviz's dot was not found; install graphviz")
         return original(dot, path, format=format)
 
@@ -151,13 +150,11 @@ def test_help_is_complete(capsys):
         assert flag in text, flag
 
 
-def test_parse_hidden():
-    assert parse_hidden(["64,64"]) == [64, 64]
-    assert parse_hidden(["32", "16"]) == [32, 16]
-    assert parse_hidden(["0"]) == []
-    for bad in (["a"], ["1,0"], [","]):
-        with pytest.raises(ValueError, match="bad hidden spec"):
-            parse_hidden(bad)
+@pytest.mark.parametrize(("spec", "layers"), [("8,4", "2-8-4-3"), ("8 --hidden 4", "2-8-4-3")])
+def test_hidden_sizes_comma_separated_or_repeated(spec, layers, tmp_path, capsys):
+    code, _, _ = _train(capsys, f"--hidden {spec} --epochs 1 --no-plots --no-graph", tmp_path)
+    assert code == 0
+    assert json.loads((tmp_path / "metrics.json").read_text())["model"]["layers"] == layers
 
 
 def test_no_hidden_layer_is_logistic_regression(tmp_path, capsys):
@@ -195,3 +192,129 @@ def test_python_dash_m_subprocess(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("tinygrad-ce train: error: unknown")
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["final"]["train_loss"])
+
+
+# --- runs lose nothing ("Trust") ----------------------------------------------------------------
+
+QUICK = "--epochs 1 --hidden 8"
+
+
+def _error_line(capsys) -> str:
+    """The error line after argparse's usage lines (no traceback)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    return err.strip().splitlines()[-1]
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_non_empty_out_folder_is_refused_without_force(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(capsys, QUICK, out)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert _exit_code(["train", *QUICK.split(), "--seed", "1", "--out", str(out)]) == 2
+    line = _error_line(capsys)
+    assert line.startswith("tinygrad-ce train: error: --out") and "--force" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_force_replaces_the_earlier_run_and_removes_its_stale_files(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(capsys, QUICK, out)[0] == 0
+    assert (out / "decision_boundary.png").exists() and (out / "model.npz").exists()
+    (out / ".model.npz.999.tmp").write_bytes(b"left by an interrupted write")
+    code, _, _ = _train(capsys, f"{QUICK} --seed 3 --no-plots --no-graph --force", out)
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.npz"]
+    assert json.loads((out / "metrics.json").read_text())["config"]["seed"] == 3
+
+
+@pytest.mark.parametrize("foreign", ["notes.txt", "model.npz/"])
+def test_force_never_removes_what_a_run_did_not_write(foreign, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(capsys, QUICK, out)[0] == 0
+    (out / "model.npz").unlink()
+    if foreign.endswith("/"):  # an output path that is a folder
+        (out / foreign).mkdir()
+    else:
+        (out / foreign).write_text("mine")
+    before = sorted(p.name for p in out.iterdir())
+    assert _exit_code(["train", *QUICK.split(), "--force", "--out", str(out)]) == 2
+    line = _error_line(capsys)
+    assert f"holds {foreign}" in line and "which a run does not write" in line
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_every_file_is_written_atomically_and_metrics_last(tmp_path, capsys, monkeypatch):
+    moves = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        moves.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    out = tmp_path / "run"
+    assert _train(capsys, QUICK, out)[0] == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert sorted(dst.name for _, dst in moves) == written  # every file came in by os.replace
+    for src, dst in moves:
+        assert src.parent == dst.parent == out and src.name.startswith(f".{dst.name}.")
+    assert moves[-1][1].name == "metrics.json"
+
+
+def test_a_diverged_run_stops_early_exits_1_and_writes_strict_json(tmp_path, capsys):
+    out = tmp_path / "nan"
+    args = "--epochs 20 --optimizer sgd --lr 1e30 --no-plots --no-graph"
+    code, _, err = _train(capsys, args, out)
+    assert code == 1
+    assert err.strip().startswith("tinygrad-ce train: error: training diverged: the loss")
+    assert len(err.strip().splitlines()) == 1 and "Warning" not in err
+
+    def no_constants(name):
+        raise AssertionError(f"metrics.json holds {name}, which is not JSON")
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=no_constants)
+    assert metrics["status"] == "diverged"
+    assert (
+        len(metrics["history"]["train_loss"]) < 20 and metrics["history"]["train_loss"][-1] is None
+    )
+    assert not (out / "model.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--test-size", "0.001"], "--test-size 0.001 holds out 0 of 300 points"),
+        (["--test-size", "0.999"], "--test-size 0.999 holds out 300 of 300 points"),
+        (["--weight-decay", "inf"], "--weight-decay must be a finite number >= 0, got inf"),
+        (["--weight-decay", "nan"], "--weight-decay must be a finite number >= 0, got nan"),
+    ],
+)
+def test_settings_that_cannot_work_exit_2_before_training(argv, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _exit_code(["train", *argv, "--out", str(out)]) == 2
+    line = _error_line(capsys)
+    assert line.startswith("tinygrad-ce train: error:") and message in line
+    assert not out.exists()
+
+
+def test_a_file_that_cannot_be_written_is_one_line_exit_1(tmp_path, capsys, monkeypatch):
+    from tinygrad_ce import nn as nn_module
+
+    def full_disk(module, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(nn_module, "save", full_disk)
+    out = tmp_path / "run"
+    code, _, err = _train(capsys, QUICK, out)
+    assert code == 1
+    assert err.strip() == (
+        f"tinygrad-ce train: error: cannot write {out / 'model.npz'}: No space left on device"
+    )
+    assert not (out / "metrics.json").exists()  # no mark of a complete run

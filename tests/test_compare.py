@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 import tinygrad_ce
-from tinygrad_ce import Tensor
+from tinygrad_ce import Tensor, data, nn
 from tinygrad_ce import functional as F
 from tinygrad_ce.cli import main
 from tinygrad_ce.compare import (
     ComparisonResult,
     compare_cross_entropy,
+    fused_vs_unfused,
     graph_nodes,
     naive_cross_entropy,
     numpy_backward,
@@ -259,3 +260,25 @@ def test_benchmark_script_runs():
         line.startswith("fused ") and line.rstrip().endswith(tuple("0123456789")) for line in lines
     )
     assert "faster than unfused" in proc.stdout
+
+
+def test_fused_vs_unfused_check_on_a_model():
+    X, y = data.spiral(seed=0)
+    model = nn.Sequential(nn.Linear(2, 16, rng=0), nn.ReLU(), nn.Linear(16, 3, rng=1))
+    model.train()
+    res = fused_vs_unfused(model, X[:32], y[:32], repeats=2)
+    assert res["loss_abs_diff"] < 1e-6 and res["grad_max_abs_diff"] < 1e-6
+    assert res["nodes_fused"] < res["nodes_unfused"]
+    assert res["step_time_ratio"] > 0 and res["loss_time_ratio"] > 0
+    assert res["batch"] == 32
+    assert model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_compare_refuses_a_size_it_cannot_hold_like_train(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--batch", "100000", "--classes", "100000"])
+    assert exc.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("tinygrad-ce compare: error: --batch 100000 x --classes 100000")
+    with pytest.raises(ValueError, match="at most"):
+        compare_cross_entropy(100_000, 100_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import positive, rand
+from helpers import check_second_order, positive, rand
 
 from tinygrad_ce import Tensor, grad
 
@@ -165,31 +165,7 @@ def test_second_order_through_each_op(name):
     arrays = [rng.uniform(0.6, 1.8, s) for s in shapes]  # positive: safe for ** and /
     if name == "getitem mask":
         arrays[0] = rng.standard_normal(shapes[0])
-    u = rng.standard_normal(f(*[Tensor(a) for a in arrays]).shape)
-    v = [rng.standard_normal(s) for s in shapes]
-
-    def first_order_dot_v(*ts):
-        gs = grad(f(*ts), ts, grad_outputs=u, create_graph=True)
-        return sum((g * Tensor(vi)).sum() for g, vi in zip(gs, v, strict=True))
-
-    ts = [Tensor(a, requires_grad=True) for a in arrays]
-    analytic = grad(first_order_dot_v(*ts), ts)
-
-    def value(arrs):
-        return first_order_dot_v(*[Tensor(a, requires_grad=True) for a in arrs]).item()
-
-    numeric = []
-    eps = 1e-5
-    for i, a in enumerate(arrays):
-        fd = np.zeros_like(a)
-        for j in np.ndindex(a.shape):
-            up, down = [b.copy() for b in arrays], [b.copy() for b in arrays]
-            up[i][j] += eps
-            down[i][j] -= eps
-            fd[j] = (value(up) - value(down)) / (2 * eps)
-        numeric.append(fd)
-    for got, want in zip(analytic, numeric, strict=True):
-        np.testing.assert_allclose(got.data, want, rtol=1e-5, atol=1e-7)
+    check_second_order(f, arrays)
 
 
 def test_third_derivative():

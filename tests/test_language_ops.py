@@ -1,8 +1,8 @@
 """The language-model ops: every VJP against float64 finite differences, second derivatives
 (Hessian-vector products against finite differences of the gradient), and their values.
 
-``CASES`` has the shape of the lead's op catalogue (``tests/test_op_catalogue.py``, not on this
-branch yet): op class name -> ``(fn, [float64 input arrays])``.
+Each new op also has a case in the op catalogue (``tests/test_op_catalogue.py``); ``CASES`` here
+are further ones, in the same shape: op class name -> ``(fn, [float64 input arrays])``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import math
 
 import numpy as np
 import pytest
-from helpers import check_vjp, rand
+from helpers import check_second_order, check_vjp, rand
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_ce as tg
-from tinygrad_ce import F, Tensor, grad, no_grad, ops
+from tinygrad_ce import F, Tensor, ops
 from tinygrad_ce.ops.special import erf, normal_cdf
 
 RNG = np.random.default_rng(12)
@@ -333,33 +333,6 @@ def test_attention_shape_errors():
 # second derivatives: d/dp <grad_p sum(f * u), v> against finite differences
 
 
-def _second_order_check(f, arrays, seed=0, eps=1e-5, rtol=1e-5, atol=1e-7):
-    rng = np.random.default_rng(seed)
-    with no_grad():
-        u = rng.standard_normal(f(*[Tensor(a) for a in arrays]).shape)
-    vs = [rng.standard_normal(a.shape) for a in arrays]
-
-    def first_order_dot_v(*ts):
-        gs = grad(f(*ts), ts, grad_outputs=u, create_graph=True)
-        return sum((g * Tensor(v)).sum() for g, v in zip(gs, vs, strict=True))
-
-    ts = [Tensor(a, requires_grad=True) for a in arrays]
-    analytic = grad(first_order_dot_v(*ts), ts)
-    for i, a in enumerate(arrays):
-        fd = np.zeros_like(a)
-        for j in np.ndindex(a.shape):
-            vals = []
-            for sign in (1, -1):
-                shifted = [b.copy() for b in arrays]
-                shifted[i][j] += sign * eps
-                vals.append(
-                    first_order_dot_v(*[Tensor(b, requires_grad=True) for b in shifted]).item()
-                )
-            fd[j] = (vals[0] - vals[1]) / (2 * eps)
-        np.testing.assert_allclose(analytic[i].data, fd, rtol=rtol, atol=atol, err_msg=f"input {i}")
-    assert max(np.abs(h.data).max() for h in analytic) > 1e-3  # not trivially zero
-
-
 def _squared(fn):
     return lambda *ts: fn(*ts) ** 2
 
@@ -382,19 +355,4 @@ SECOND_ORDER = {
 @pytest.mark.parametrize("name", SECOND_ORDER)
 def test_second_derivatives_against_finite_differences(name):
     f, arrays = SECOND_ORDER[name]
-    _second_order_check(f, [a.copy() for a in arrays])
-
-
-def test_every_new_op_declares_its_maths():
-    for cls in (
-        ops.Where,
-        ops.Maximum,
-        ops.Minimum,
-        ops.Erf,
-        ops.GELU,
-        ops.Concat,
-        ops.Embedding,
-        ops.LayerNorm,
-    ):
-        assert cls.formula and cls.vjp and cls.args, cls.__name__
-        assert cls.__doc__.startswith(f"{cls.output} = {cls.formula}"), cls.__name__
+    check_second_order(f, arrays)

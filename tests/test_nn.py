@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_ce import Function, Tensor, gradcheck, nn
+from tinygrad_ce import functional as F
 
 
 class TwoLayer(nn.Module):
@@ -376,3 +377,89 @@ def test_fused_cross_entropy_non_finite_logits(reduction, ignore_index):
     np.testing.assert_allclose(loss.data, expected, rtol=1e-6, equal_nan=True)
     if reduction == "none":
         assert np.all(np.isfinite(x.grad[3]))
+
+
+def test_mse_loss_module_is_the_functional_loss(monkeypatch):
+    calls = []
+
+    def spy(pred, target, reduction="mean"):
+        calls.append(reduction)
+        return Tensor(0.0)
+
+    monkeypatch.setattr(F, "mse_loss", spy)
+    nn.MSELoss("sum")(Tensor([1.0]), [2.0])
+    assert calls == ["sum"]
+    with pytest.raises(ValueError, match="MSELoss: reduction must be one of"):
+        nn.MSELoss("avg")
+
+
+# --- checkpoints lose nothing ("Trust") -------------------------------------------------------
+
+
+class _Awkward(nn.Module):
+    """Parameters named like np.savez's own keywords."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file = nn.Parameter(np.array([1.0, 2.0], np.float32))
+        self.allow_pickle = nn.Parameter(np.array([3.0], np.float32))
+        self.args = nn.Parameter(np.array([4.0], np.float32))
+
+
+def test_save_keeps_parameters_named_like_savez_keywords(tmp_path):
+    path = tmp_path / "awkward.npz"
+    nn.save(_Awkward(), path)
+    fresh = _Awkward()
+    for p in fresh.parameters():
+        p.data = np.zeros_like(p.data)
+    nn.load(fresh, path)
+    assert fresh.state_dict().keys() == _Awkward().state_dict().keys()
+    for k, v in _Awkward().state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[k], v)
+
+
+def test_save_is_atomic_and_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    nn.save(_mlp(0), path)
+    before = path.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", broken)
+    with pytest.raises(OSError, match="No space"):
+        nn.save(_mlp(1), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_load_of_a_directory_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(nn.CheckpointError, match="is a directory"):
+        nn.load(_mlp(0), tmp_path)
+
+
+def test_load_of_a_corrupt_compressed_member_is_a_checkpoint_error(tmp_path):
+    model = _mlp(0)
+    path = tmp_path / "compressed.npz"
+    np.savez_compressed(path, **model.state_dict())
+    raw = bytearray(path.read_bytes())
+    # flip one byte of the first member's deflate stream (after its 30-byte local header):
+    # zlib itself fails ("invalid distance too far back"), before any CRC check
+    start = 30 + int.from_bytes(raw[26:28], "little") + int.from_bytes(raw[28:30], "little")
+    raw[start + 48] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(nn.CheckpointError, match="corrupted"):
+        nn.load(model, path)
+
+
+def test_load_of_values_that_overflow_the_dtype_is_a_checkpoint_error(tmp_path):
+    model = _mlp(0)
+    state = {k: v.astype(np.float64) for k, v in model.state_dict().items()}
+    state["0.weight"][0, 0] = 1e300  # finite in float64, inf in the model's float32
+    path = tmp_path / "big.npz"
+    np.savez(path, **state)
+    before = model.state_dict()
+    with pytest.raises(nn.CheckpointError, match="0.weight.*float32"):
+        nn.load(model, path)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])

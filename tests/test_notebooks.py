@@ -1,7 +1,9 @@
 """The notebooks: committed with their outputs, and they still run from a clean kernel.
 
-Two kinds of test:
+Three kinds of test:
 
+* each notebook's source is a jupytext percent-format ``.py`` file paired with the committed
+  ``.ipynb``, and the two hold the same cells, so editing one without the other fails;
 * the committed ``.ipynb`` files are readable as they are: every code cell was executed, in
   order, from a fresh kernel, and no output is an error;
 * each notebook executes again from scratch with nbclient (a fresh ``python3`` kernel running
@@ -32,6 +34,7 @@ EXPECTED = [
     "02_fused_vs_unfused.ipynb",
     "03_training_a_small_model.ipynb",
     "04_higher_order_gradients.ipynb",
+    "06_word2vec_student_gradient.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; each notebook takes well under a minute in all
 
@@ -46,6 +49,34 @@ def _code_cells(nb: nbformat.NotebookNode) -> list:
 
 def test_the_four_notebooks_are_there():
     assert NOTEBOOKS == EXPECTED
+
+
+# ---------------------------------------------------------------------------------------------
+# the .py sources
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_paired_with_its_percent_source(name):
+    source = (NOTEBOOK_DIR / name).with_suffix(".py")
+    assert source.exists(), (
+        f"{name}: no source {source.name} (jupytext --set-formats ipynb,py:percent)"
+    )
+    assert _read(name).metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    assert source.read_text(encoding="utf-8").startswith("# ---\n# jupyter:\n#   jupytext:\n")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_source_and_notebook_hold_the_same_cells(name):
+    jupytext = pytest.importorskip("jupytext")
+    stem = Path(name).stem
+    from_py = [(c.cell_type, c.source) for c in jupytext.read(NOTEBOOK_DIR / f"{stem}.py").cells]
+    from_ipynb = [(c.cell_type, c.source) for c in _read(name).cells]
+    fix = f"edit the .py, then run python scripts/run_notebooks.py {stem[:2]} (notebooks/README.md)"
+    for i, (a, b) in enumerate(zip(from_py, from_ipynb, strict=False)):
+        assert a == b, f"{stem}: cell {i} differs between the .py and the .ipynb; {fix}"
+    assert len(from_py) == len(from_ipynb), (
+        f"{stem}: {len(from_py)} cells in the .py, {len(from_ipynb)} in the .ipynb; {fix}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,6 +137,20 @@ def test_committed_notebooks_show_the_promised_results():
     assert "vs   log 3 = 1.0986" in nb3 and "vs   log 10 = 2.3026" in nb3
     nb4 = text_of(EXPECTED[3])
     assert "max |Hv - H @ v|" in nb4
+
+
+def test_word2vec_notebook_shows_the_promised_results():
+    text = "\n".join(
+        o.get("text", "")
+        for c in _code_cells(_read("06_word2vec_student_gradient.ipynb"))
+        for o in c.outputs
+    )
+    assert "engine == U (softmax(U^T v_c) - x) to 1e-12: True" in text
+    assert "dL/dv_c = U @ (softmax(U^T v_c) - x)" in text  # explain says it in symbols
+    assert "gradcheck of the skip-gram loss, fused=True: True" in text
+    assert "gradcheck of the skip-gram loss, fused=False: True" in text
+    assert "| int | float" in text and "| true | false" in text  # neighbours that make sense
+    assert " 30000 " in text  # the sweep reached the largest vocabulary
 
 
 # ---------------------------------------------------------------------------------------------

@@ -186,18 +186,6 @@ def test_fused_and_unfused_training_give_the_same_loss_curve():
     np.testing.assert_allclose(weights[0], weights[1], rtol=1e-4, atol=1e-5)
 
 
-def test_fused_vs_unfused_check_on_a_model():
-    X, y = data.spiral(seed=0)
-    model = _mlp(2, [16], 3, seed=0)
-    model.train()
-    res = train.fused_vs_unfused(model, X[:32], y[:32], repeats=2)
-    assert res["loss_abs_diff"] < 1e-6 and res["grad_max_abs_diff"] < 1e-6
-    assert res["nodes_fused"] < res["nodes_unfused"]
-    assert res["step_time_ratio"] > 0 and res["loss_time_ratio"] > 0
-    assert res["batch"] == 32
-    assert model.training and all(p.grad is None for p in model.parameters())
-
-
 def test_spiral_defaults_reach_99_percent_in_seconds():
     """The quality bar: the CLI's default recipe on spiral (300 points, 3 classes)."""
     X, y = data.spiral()
@@ -264,3 +252,15 @@ def test_user_written_loop_matches_fit():
             opt.step()
     for (_, a), (_, b) in zip(model_a.named_parameters(), model_b.named_parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_best_never_picks_a_nan_epoch():
+    h = History()
+    for loss, acc in ((1.0, 0.5), (float("nan"), float("nan")), (0.5, 0.7), (float("nan"), 0.6)):
+        h.append(train_loss=loss, train_acc=acc)
+    assert h.best("train_loss") == (3, 0.5)
+    assert h.best("train_acc") == (3, 0.7)
+    h2 = History()
+    h2.append(train_loss=float("nan"))
+    with pytest.raises(ValueError, match="no finite"):
+        h2.best("train_loss")

@@ -11,7 +11,7 @@ import pytest
 from tinygrad_ce import Tensor, draw_graph, explain
 from tinygrad_ce import functional as F
 from tinygrad_ce import symbolic as E
-from tinygrad_ce.cli.graph import mlp_graph, textbook_graph
+from tinygrad_ce.example_graphs import mlp_graph, textbook_graph
 from tinygrad_ce.viz import GraphvizNotFoundError, render_graph
 
 HAVE_DOT = shutil.which("dot") is not None

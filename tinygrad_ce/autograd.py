@@ -16,9 +16,11 @@ can be differentiated again (Hessian-vector products, second derivatives).
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -193,11 +195,20 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors or constants; recorded in grad mode when an input needs grad."""
         fn = _new(cls)
-        arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
+        if len(inputs) == 2:  # binary ops (most of a graph), unrolled: -15% on the chain's forward
+            a, b = inputs
+            a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
+            arrays = (
+                a._data if a_is else a if isinstance(a, _CONSTANT) else np.asarray(a),
+                b._data if b_is else b if isinstance(b, _CONSTANT) else np.asarray(b),
+            )
+            needs = (a_is and a.requires_grad, b_is and b.requires_grad)
+        else:
+            arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
+            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
         out = fn.forward(*arrays, **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
         if True in needs and _mode.enabled:
             fn.inputs, fn.arrays, fn.needs = inputs, arrays, needs
             return _make_tensor(out, True, fn)
@@ -242,27 +253,33 @@ def graph_inputs(t: Tensor) -> list[Tensor]:
 
 def topological_order(
     roots: Tensor | Sequence[Tensor],
-    children: Callable[[Tensor], Sequence[Tensor]] = graph_inputs,
+    children: Callable[[Tensor], Iterable[Tensor]] = graph_inputs,
 ) -> list[Tensor]:
     """Every tensor the ``roots`` depend on, each after its inputs, the roots last.
 
-    An iterative depth-first post-order (no recursion: a 100,000-op chain is fine), following
-    ``children(t)`` (by default the op's Tensor inputs, in argument order), so the order is
-    deterministic. Reversed, it is an order in which a backward pass can visit the tensors.
+    A depth-first post-order, following ``children(t)`` (by default the op's Tensor inputs, in
+    argument order, so the order is deterministic). Iterative, with one iterator per open
+    tensor on an explicit stack: a 100,000-op chain is fine. Reversed, it is an order in which a
+    backward pass can visit the tensors.
     """
     order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(r, False) for r in reversed(_as_list(roots))]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+    seen: set[Tensor] = set()  # Tensors hash by identity
+    mark, emit = seen.add, order.append
+    for root in _as_list(roots):
+        if root in seen:
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        stack.extend((x, False) for x in reversed(children(t)) if id(x) not in seen)
+        mark(root)
+        path, pending = [root], [iter(children(root))]  # the open tensors, and what each has left
+        while path:
+            for x in pending[-1]:
+                if x not in seen:
+                    mark(x)
+                    path.append(x)
+                    pending.append(iter(children(x)))
+                    break
+            else:  # every input done: the tensor comes next
+                pending.pop()
+                emit(path.pop())
     return order
 
 
@@ -319,12 +336,10 @@ def _seed(root: Tensor, g: Any, create_graph: bool) -> Any:
     return g
 
 
-def _differentiable_inputs(t: Tensor) -> list[Tensor]:
+def differentiable_inputs(t: Tensor) -> Iterable[Tensor]:
     """The inputs of ``t``'s op that need a gradient: the edges a backward pass follows."""
     ctx = t._ctx
-    if ctx is None:
-        return []
-    return [x for x, need in zip(ctx.inputs, ctx.needs, strict=True) if need]
+    return () if ctx is None else compress(ctx.inputs, ctx.needs)
 
 
 def backprop(
@@ -346,8 +361,10 @@ def backprop(
         grads[root] = g if root not in grads else grads[root] + g
     wanted_set = None if wanted is None else set(wanted)
     found: dict[Tensor, Any] = {}  # what the walk hands out: .grad updates, or grad()'s result
-    with _SetGradMode(create_graph):  # rules record a graph only when one is wanted
-        for t in reversed(topological_order(list(grads), _differentiable_inputs)):
+    # The walk makes no reference cycles; pausing the cyclic collector (which would rescan the
+    # whole graph) takes 40% off the backward of bench_engine.py's chain (155 -> 95 ms, 20k ops).
+    with _gc_paused(), _SetGradMode(create_graph):  # rules record a graph only when wanted
+        for t in reversed(topological_order(list(grads), differentiable_inputs)):
             g = grads.pop(t, None)
             if g is None:  # not reached from the roots through inputs that need a gradient
                 continue
@@ -366,8 +383,13 @@ def backprop(
             del g  # the rule was its last user: free it now
             for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
                 if need and gx is not None:
-                    gx = _fit_to(gx, x._data)
-                    grads[x] = gx if x not in grads else grads[x] + gx
+                    xdata = x._data  # sum back over broadcast axes, cast to the input's dtype
+                    if gx.shape != xdata.shape:
+                        gx = unbroadcast(gx, xdata.shape)
+                    if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
+                        gx = gx.astype(xdata.dtype)
+                    prev = grads.get(x)
+                    grads[x] = gx if prev is None else prev + gx
     if wanted_set is None:
         handed_out = {id(g) for g in seeds}  # the caller's arrays: never become .grad as they are
         for t, g in found.items():
@@ -375,13 +397,16 @@ def backprop(
     return found
 
 
-def _fit_to(gx: Any, x: np.ndarray) -> Any:
-    """A rule's gradient summed back over broadcast axes and cast to its input's dtype."""
-    if gx.shape != x.shape:
-        gx = unbroadcast(gx, x.shape)
-    if gx.dtype != x.dtype:
-        gx = gx.astype(x.dtype)
-    return gx
+class _gc_paused:  # noqa: N801  (used like a function: `with _gc_paused():`)
+    """Pause the cyclic garbage collector inside the block (restored on exit)."""
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
 
 
 def _accumulate(t: Tensor, g: Any, handed_out: set[int]) -> None:

@@ -11,25 +11,51 @@
   gradient of the fused loss, the unfused loss and the naive textbook formula
   ``-log(exp(z_y) / sum(exp(z)))`` (no max shift) are finite and right.
 
-The loss itself always comes from :mod:`tinygrad_ce.functional`; only the numpy reference and
-the naive formula (the thing that breaks) are written here.
+:func:`fused_vs_unfused` does the same for one training step of a real model.
+
+The loss itself always comes from :mod:`tinygrad_ce.functional`; the numpy references and the
+naive formula (the thing that breaks) are in :mod:`tinygrad_ce.reference`, the timing harness
+in :mod:`tinygrad_ce.timing`, the figure in :func:`tinygrad_ce.plots.plot_comparison`.
 """
 
 from __future__ import annotations
 
-import gc
 import math
-import time
-import tracemalloc
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import functional as F
-from .autograd import Function
+from .autograd import Function, topological_order
+from .nn import Module
+from .outputs import jsonable
+from .reference import (
+    naive_cross_entropy,
+    numpy_backward,
+    numpy_forward,
+    numpy_tuned_backward,
+    numpy_tuned_forward,
+)
 from .tensor import Tensor
+from .timing import Runner, calibrate_number, held_bytes, median_time, peak_bytes, time_runners
+
+__all__ = [
+    "ComparisonResult",
+    "compare_cross_entropy",
+    "engine_runner",
+    "fused_vs_unfused",
+    "graph_nodes",
+    "naive_cross_entropy",
+    "numpy_backward",
+    "numpy_forward",
+    "numpy_runner",
+    "numpy_tuned_backward",
+    "numpy_tuned_forward",
+    "saved_bytes",
+    "stability_sweep",
+]
 
 METHODS = ("fused", "unfused", "numpy")
 SWEEP_METHODS = ("fused", "unfused", "naive")
@@ -37,66 +63,9 @@ DEFAULT_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4)
 DEFAULT_DTYPES = ("float32", "float64")
 # a sweep result is "ok" when finite and within this normwise relative error of float64
 SWEEP_RTOL = {"float32": 1e-4, "float64": 1e-10}
-
-
-# ---------------------------------------------------------------------------------------------
-# the hand-written numpy reference
-
-
-def numpy_forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, tuple]:
-    """Mean cross-entropy of logits ``z`` (N, C) and labels ``y`` (N,), by log-sum-exp.
-
-    Returns the loss (a numpy scalar of ``z``'s dtype) and what the backward needs:
-    ``exp(z - max)`` and its row sums.
-    """
-    m = z.max(axis=1, keepdims=True)
-    e = np.exp(z - m)
-    s = e.sum(axis=1, keepdims=True)
-    rows = np.arange(len(y))
-    loss = np.mean(np.log(s[:, 0]) + m[:, 0] - z[rows, y])
-    return loss, (e, s, y)
-
-
-def numpy_backward(saved: tuple) -> np.ndarray:
-    """The gradient ``(softmax - onehot) / N`` from what :func:`numpy_forward` kept."""
-    e, s, y = saved
-    grad = e / s
-    grad[np.arange(len(y)), y] -= 1.0
-    grad /= len(y)
-    return grad
-
-
-def numpy_tuned_forward(z: np.ndarray, y: np.ndarray) -> tuple[Any, tuple]:
-    """The same as :func:`numpy_forward`, written for speed: ``exp`` in place, no temporaries,
-    row sums as a BLAS matrix-vector product with ones."""
-    m = z.max(axis=1, keepdims=True)
-    e = np.subtract(z, m)
-    rows = np.arange(len(y))
-    picked = e[rows, y]
-    np.exp(e, out=e)
-    s = e @ np.ones(e.shape[1], e.dtype)
-    loss = (np.log(s) - picked).sum() * (1.0 / len(y))
-    return loss, (e, s, y)
-
-
-def numpy_tuned_backward(saved: tuple) -> np.ndarray:
-    """``e * (1 / (N s))`` in place in the forward's buffer, then ``-1/N`` at the labels."""
-    e, s, y = saved
-    n = len(y)
-    e *= (1.0 / n / s).reshape(-1, 1)
-    e[np.arange(n), y] -= 1.0 / n
-    return e
-
-
-def naive_cross_entropy(logits: Tensor, y: np.ndarray) -> Tensor:
-    """The textbook formula ``mean(-log(exp(z_y) / sum(exp(z))))`` with no max shift.
-
-    Built from Tensor ops so that it has a gradient too. ``exp`` overflows once logits pass
-    about 88 (float32) or 709 (float64), and tiny probabilities underflow to 0 (log 0 = -inf).
-    """
-    e = logits.exp()
-    p = e / e.sum(axis=-1, keepdims=True)
-    return -(p[np.arange(len(y)), y].log()).mean()
+# the comparison holds a few copies of the (batch, classes) logits: refuse (rather than run out
+# of memory) above this many, as ``run.MAX_PARAMETERS`` does for training
+MAX_LOGITS = 20_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,19 +73,8 @@ def naive_cross_entropy(logits: Tensor, y: np.ndarray) -> Tensor:
 
 
 def graph_nodes(out: Tensor) -> list[Function]:
-    """The Function nodes reachable from ``out`` (each once), found without recursion."""
-    nodes: list[Function] = []
-    seen: set[int] = set()
-    stack = [out]
-    while stack:
-        t = stack.pop()
-        ctx = t._ctx
-        if ctx is None or id(ctx) in seen:
-            continue
-        seen.add(id(ctx))
-        nodes.append(ctx)
-        stack.extend(x for x in ctx.inputs if isinstance(x, Tensor))
-    return nodes
+    """The Function nodes reachable from ``out`` (each once), each after its inputs' nodes."""
+    return [t._ctx for t in topological_order(out) if t._ctx is not None]
 
 
 def _owner(a: np.ndarray) -> np.ndarray:
@@ -161,31 +119,8 @@ def saved_bytes(out: Tensor, exclude: Iterable[np.ndarray] = ()) -> int:
     return sum(counted.values())
 
 
-def peak_bytes(fn: Callable[[], Any]) -> int:
-    """Peak memory traced by tracemalloc while ``fn()`` runs (numpy buffers included)."""
-    was_tracing = tracemalloc.is_tracing()
-    if not was_tracing:
-        tracemalloc.start()
-    tracemalloc.reset_peak()
-    start = tracemalloc.get_traced_memory()[0]
-    result = fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    del result
-    if not was_tracing:
-        tracemalloc.stop()
-    return max(peak - start, 0)
-
-
 # ---------------------------------------------------------------------------------------------
 # timing
-
-
-@dataclass
-class Runner:
-    """One way of computing the loss: ``forward()`` returns a state, ``backward(state)`` a grad."""
-
-    forward: Callable[[], Any]
-    backward: Callable[[Any], Any]
 
 
 def engine_runner(z: np.ndarray, y: np.ndarray, fused: bool, **options: Any) -> Runner:
@@ -213,62 +148,6 @@ def numpy_runner(z: np.ndarray, y: np.ndarray, tuned: bool = False) -> Runner:
         (numpy_tuned_forward, numpy_tuned_backward) if tuned else (numpy_forward, numpy_backward)
     )
     return Runner(lambda: fwd(z, y), lambda state: bwd(state[1]))
-
-
-def time_runners(
-    runners: dict[str, Runner], repeats: int = 20, number: int = 1
-) -> dict[str, dict[str, float]]:
-    """Median forward and backward seconds per call of each runner.
-
-    Each of ``repeats`` rounds runs every runner in turn, in a fresh random order (seeded), so
-    a slow spell of the machine and the state one runner leaves to the next (freed buffers,
-    caches) are shared out evenly: ``number`` forwards timed as one block, then their
-    ``number`` backwards. The first round is a warm-up and is not counted. As ``timeit``
-    does, the cyclic garbage collector is off while a block runs (it would otherwise charge a
-    full collection of every object in the process, e.g. all of an imported torch, to
-    whichever call happened to trigger it); it runs between blocks instead.
-    """
-    names = list(runners)
-    samples: dict[str, dict[str, list[float]]] = {k: {"forward": [], "backward": []} for k in names}
-    clock = time.perf_counter
-    order = np.random.default_rng(0)
-    gc_was_enabled = gc.isenabled()
-    try:
-        for round_ in range(repeats + 1):
-            for name in order.permutation(names).tolist():
-                run = runners[name]
-                gc.collect()
-                gc.disable()
-                t0 = clock()
-                states = [run.forward() for _ in range(number)]
-                t1 = clock()
-                for state in states:
-                    run.backward(state)
-                t2 = clock()
-                del states
-                gc.enable()
-                if round_:
-                    samples[name]["forward"].append((t1 - t0) / number)
-                    samples[name]["backward"].append((t2 - t1) / number)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-        else:
-            gc.disable()
-    out = {}
-    for name, s in samples.items():
-        fwd, bwd = float(np.median(s["forward"])), float(np.median(s["backward"]))
-        total = float(np.median(np.add(s["forward"], s["backward"])))
-        out[name] = {"forward": fwd, "backward": bwd, "total": total}
-    return out
-
-
-def calibrate_number(runner: Runner, target_seconds: float = 2e-3) -> int:
-    """How many calls make one timed block last about ``target_seconds`` (at least 1)."""
-    t0 = time.perf_counter()
-    runner.backward(runner.forward())
-    once = time.perf_counter() - t0
-    return max(1, min(1000, int(target_seconds / max(once, 1e-7))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,17 +237,6 @@ def stability_sweep(
 # the result
 
 
-def _jsonable(value: Any) -> Any:
-    """Non-finite floats become None (strict JSON has no inf/NaN)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _fmt_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
@@ -414,7 +282,7 @@ class ComparisonResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, strictly JSON-serialisable data (non-finite numbers become None)."""
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -493,61 +361,11 @@ class ComparisonResult:
         return "\n".join(lines)
 
     def plot(self, path: str) -> None:
-        """Save a figure: time per method (left), stability sweep errors (right)."""
-        # a bare Figure, not pyplot: saving it needs no backend, so calling this from a
-        # notebook leaves the notebook's (inline) backend alone
-        from matplotlib.figure import Figure
+        """Save a figure: time per method (left), stability sweep errors (right); see
+        :func:`tinygrad_ce.plots.plot_comparison`."""
+        from .plots import plot_comparison
 
-        if not self.stability:
-            fig = Figure(figsize=(5.5, 4.2))
-            ax1 = fig.subplots()
-        else:
-            fig = Figure(figsize=(11, 4.8))
-            ax1, ax2 = fig.subplots(1, 2)
-        xs = np.arange(len(METHODS))
-        fwd = [self.timing[m]["forward"] * 1e3 for m in METHODS]
-        bwd = [self.timing[m]["backward"] * 1e3 for m in METHODS]
-        ax1.bar(xs, fwd, label="forward")
-        ax1.bar(xs, bwd, bottom=fwd, label="backward")
-        ax1.set_xticks(xs, METHODS)
-        ax1.set_ylabel("median time per call (ms)")
-        c = self.config
-        ax1.set_title(f"batch {c['batch']}, classes {c['classes']}, {c['dtype']}")
-        ax1.legend()
-        if self.stability:
-            self._plot_stability(ax2)
-        fig.tight_layout()
-        fig.savefig(path, dpi=120)
-
-    def _plot_stability(self, ax2: Any) -> None:
-        markers = {"fused": "o", "unfused": "s", "naive": "x"}
-        styles = {"float32": "-", "float64": "--"}
-        ceiling = 1.0
-        for d in dict.fromkeys(r["dtype"] for r in self.stability):
-            for m in SWEEP_METHODS:
-                rows = [r for r in self.stability if r["dtype"] == d and r["method"] == m]
-                err = [max(r["loss_rel_err"], r["grad_rel_err"], 1e-17) for r in rows]
-                err = [e if math.isfinite(e) else ceiling * 10 for e in err]
-                ax2.plot(
-                    [r["scale"] for r in rows],
-                    err,
-                    styles[d],
-                    marker=markers[m],
-                    label=f"{m} {d}",
-                    # fused on top, bigger hollow markers under it: overlapping lines stay visible
-                    zorder={"fused": 3, "unfused": 2, "naive": 1}[m],
-                    markersize={"fused": 5, "unfused": 9, "naive": 7}[m],
-                    markerfacecolor="none" if m == "unfused" else None,
-                )
-        ax2.axhline(ceiling * 10, color="grey", lw=0.5)
-        ax2.text(1, ceiling * 14, "inf or nan", fontsize=8, color="grey")
-        ax2.set_xscale("log")
-        ax2.set_yscale("log")
-        ax2.set_xlabel("logit scale")
-        ax2.set_ylabel("relative error vs float64 reference")
-        ax2.set_title("stability sweep")
-        # below the axes, so it never covers a curve
-        ax2.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+        plot_comparison(self, path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,6 +407,11 @@ def compare_cross_entropy(
     """
     if batch < 1 or classes < 1:
         raise ValueError(f"batch and classes must be >= 1, got batch={batch}, classes={classes}")
+    if batch * classes > MAX_LOGITS:
+        raise ValueError(
+            f"batch {batch} x classes {classes} = {batch * classes:,} logits; the comparison "
+            f"is for sizes that fit in memory a few times over (at most {MAX_LOGITS:,})"
+        )
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if dtype not in DEFAULT_DTYPES:
@@ -652,3 +475,153 @@ def compare_cross_entropy(
     }
     losses = {m: values[m][0] for m in METHODS}
     return ComparisonResult(config, losses, agreement, timing, graph, stability)
+
+
+# ---------------------------------------------------------------------------------------------
+# fused vs unfused cross-entropy on one batch of a real model
+
+
+def fused_vs_unfused(
+    model: Module, X: Any, y: Any, repeats: int = 20, **loss_options: Any
+) -> dict[str, Any]:
+    """Run one training step's forward and backward on the batch ``(X, y)`` twice, with the
+    fused and the unfused cross-entropy, and compare.
+
+    The model is put in eval mode for the comparison (so dropout draws no masks) and its
+    ``.grad`` s are left as None; parameters are not changed.
+
+    Parameters
+    ----------
+    model : Module
+        Outputs logits ``(N, C)`` for ``X``.
+    X : array_like, shape (N, ...)
+    y : array_like of int, shape (N,)
+    repeats : int
+        Timed runs of each variant (the median is kept).
+    **loss_options
+        Passed to ``F.cross_entropy`` (``reduction``, ``label_smoothing`` ...).
+
+    Returns
+    -------
+    dict with ``loss_fused``, ``loss_unfused``, ``loss_abs_diff``, ``grad_max_abs_diff`` (over
+    every parameter entry), ``grad_max_rel_diff`` (divided by the largest gradient entry),
+    ``nodes_fused``, ``nodes_unfused`` (graph nodes of the whole step), ``step_time_fused``,
+    ``step_time_unfused`` (seconds, forward + backward through the model),
+    ``step_time_ratio`` (unfused / fused), and ``loss_time_fused``, ``loss_time_unfused``,
+    ``loss_time_ratio`` for the loss alone on the same logits.
+    """
+    X = np.asarray(X.data if isinstance(X, Tensor) else X)
+    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    params = list(model.parameters())
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    result: dict[str, Any] = {}
+    grads: dict[bool, list[np.ndarray]] = {}
+    try:
+        logits = model(Tensor(X)).data
+        for fused in (True, False):
+            key = "fused" if fused else "unfused"
+
+            def step(fused: bool = fused) -> Tensor:
+                model.zero_grad()
+                loss = F.cross_entropy(model(Tensor(X)), y, fused=fused, **loss_options)
+                loss.backward()
+                return loss
+
+            def loss_only(fused: bool = fused) -> None:
+                z = Tensor(logits, requires_grad=True)
+                F.cross_entropy(z, y, fused=fused, **loss_options).backward()
+
+            loss = step()
+            result[f"loss_{key}"] = float(loss.item())
+            result[f"nodes_{key}"] = len(graph_nodes(loss))
+            grads[fused] = [
+                np.array(p.grad, dtype=np.float64) for p in params if p.grad is not None
+            ]
+            result[f"step_time_{key}"] = median_time(step, repeats)
+            result[f"loss_time_{key}"] = median_time(loss_only, repeats)
+    finally:
+        model.zero_grad()
+        for m, mode in modes:
+            object.__setattr__(m, "training", mode)
+    diffs = [np.max(np.abs(a - b)) for a, b in zip(grads[True], grads[False], strict=True)]
+    largest = max((float(np.max(np.abs(a))) for a in grads[True]), default=0.0)
+    grad_diff = float(max(diffs, default=0.0))
+    result["loss_abs_diff"] = abs(result["loss_fused"] - result["loss_unfused"])
+    result["grad_max_abs_diff"] = grad_diff
+    result["grad_max_rel_diff"] = grad_diff / largest if largest > 0 else 0.0
+    result["step_time_ratio"] = result["step_time_unfused"] / result["step_time_fused"]
+    result["loss_time_ratio"] = result["loss_time_unfused"] / result["loss_time_fused"]
+    result["batch"] = len(X)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# word2vec's full softmax: the loss over a whole vocabulary, fused vs unfused
+
+
+def skipgram_runner(
+    V: np.ndarray, U: np.ndarray, centres: np.ndarray, contexts: np.ndarray, fused: bool
+) -> Runner:
+    """A :class:`Runner` for one skip-gram step: ``CE(V[centres] @ U, contexts)`` and its
+    backward to ``V`` and ``U`` (leaves sharing the arrays' memory); returns ``(dV, dU)``."""
+    v, u = Tensor._make(V, True, None), Tensor._make(U, True, None)
+
+    def forward() -> Tensor:
+        return F.cross_entropy(v[centres] @ u, contexts, fused=fused)
+
+    def backward(loss: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        loss.backward()
+        grads = (v.grad, u.grad)
+        v.grad = u.grad = None
+        return grads
+
+    return Runner(forward, backward)
+
+
+def full_softmax_sweep(
+    vocab_sizes: Iterable[int] = (1000, 3000, 10000, 30000),
+    batch: int = 256,
+    dim: int = 100,
+    repeats: int = 5,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Fused vs unfused cross-entropy in a word2vec step, for each vocabulary size.
+
+    The step is ``loss = CE(V[centres] @ U, contexts)`` (float32, ``V`` (vocab, dim), ``U``
+    (dim, vocab), ``batch`` random pairs) forward and backward. Per vocabulary size and method:
+    median step seconds (``time_runners``, blocks of about 20 ms), bytes held for backward
+    after the forward (``held_bytes``, tracemalloc) and the peak of one forward + backward
+    (``peak_bytes``).
+
+    Returns
+    -------
+    list of dict, one per size: ``vocab``, ``fused`` and ``unfused`` (each ``{"seconds",
+    "held", "peak"}``), ``speedup`` (unfused / fused time), ``memory_ratio`` (unfused /
+    fused held bytes) and ``logits_bytes`` (one (batch, vocab) float32 array, which both
+    methods hold: the scores).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for vocab in vocab_sizes:
+        V = (rng.standard_normal((vocab, dim)) * 0.1).astype(np.float32)
+        U = (rng.standard_normal((dim, vocab)) * 0.1).astype(np.float32)
+        centres = rng.integers(0, vocab, batch)
+        contexts = rng.integers(0, vocab, batch)
+        runners = {
+            m: skipgram_runner(V, U, centres, contexts, fused=(m == "fused"))
+            for m in ("fused", "unfused")
+        }
+        number = calibrate_number(runners["fused"], target_seconds=0.02)
+        times = time_runners(runners, repeats=repeats, number=number)
+        row: dict[str, Any] = {"vocab": int(vocab), "logits_bytes": batch * vocab * 4}
+        for m, run in runners.items():
+            loss, held = held_bytes(run.forward)
+            run.backward(loss)
+            del loss
+            peak = peak_bytes(lambda r=run: r.backward(r.forward()))
+            row[m] = {"seconds": times[m]["total"], "held": held, "peak": peak}
+        row["speedup"] = row["unfused"]["seconds"] / row["fused"]["seconds"]
+        row["memory_ratio"] = row["unfused"]["held"] / row["fused"]["held"]
+        rows.append(row)
+    return rows

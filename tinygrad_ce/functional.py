@@ -183,18 +183,24 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def _reduce(per_item: Tensor, reduction: str, denominator: float | None = None) -> Tensor:
+    """The one reduction of every loss here: "none", "sum", or "mean" (``Tensor.mean``, or the
+    sum divided by ``denominator`` when the items are weighted)."""
     if reduction == "none":
         return per_item
+    if reduction == "mean" and denominator is None:
+        return per_item.mean() if per_item.size else per_item.sum() * 0.0  # empty: 0, not NaN
     total = per_item.sum()
     if reduction == "sum":
         return total
-    count = per_item.size if denominator is None else denominator
-    return total * (1.0 / count) if count else total * 0.0
+    return total * (1.0 / denominator) if denominator else total * 0.0
 
 
-def _check_reduction(reduction: str) -> None:
+def check_reduction(reduction: str, who: str = "") -> None:
+    """Raise ValueError unless ``reduction`` is "mean", "sum" or "none" (the one check of it:
+    losses here and in ``nn`` call this); ``who`` prefixes the message."""
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        prefix = f"{who}: " if who else ""
+        raise ValueError(f"{prefix}reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def mse_loss(pred: Any, target: Any, reduction: Reduction = "mean") -> Tensor:
@@ -212,7 +218,7 @@ def mse_loss(pred: Any, target: Any, reduction: Reduction = "mean") -> Tensor:
     A scalar Tensor, or one of ``pred``'s shape for ``"none"``. The gradient is
     ``2 (pred - target) / size`` for the mean.
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     pred = _float_tensor(pred, "mse_loss pred")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=pred.dtype)
     if target.shape != pred.shape:
@@ -316,7 +322,7 @@ def cross_entropy(
     shape, an unknown reduction or a label_smoothing outside [0, 1].
     """
     if reduction not in _REDUCTIONS:
-        _check_reduction(reduction)
+        check_reduction(reduction)
     if type(logits) is not Tensor or logits._data.dtype.kind != "f":
         logits = _float_tensor(logits, "cross_entropy logits")
     shape = logits._data.shape

@@ -1,35 +1,86 @@
-"""Model builders: what the CLI and the notebooks train.
+"""Models built from ``nn`` layers, ready to train: what the command line and notebooks use.
 
-``GPT`` is a decoder-only transformer in the shape of Karpathy's nanoGPT (``model.py``):
-token and position embeddings, ``n_layer`` pre-norm :class:`~tinygrad_ce.nn.TransformerBlock` s,
-a final layer norm and a language-model head that shares its weights with the token embedding.
-The configuration uses nanoGPT's names.
+:class:`MLP` is the multi-layer perceptron ``tinygrad-ce train`` trains. :class:`GPT` is a
+decoder-only transformer in the shape of Karpathy's nanoGPT (``model.py``): token and position
+embeddings, ``n_layer`` pre-norm :class:`~tinygrad_ce.nn.TransformerBlock` s, a final layer
+norm and a language-model head that shares its weights with the token embedding; its
+configuration uses nanoGPT's names. Both are also reachable as ``nn.MLP`` and ``nn.GPT``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import functional as F
+from . import nn
 from .autograd import no_grad
-from .nn import (
-    Dropout,
-    Embedding,
-    LayerNorm,
-    Linear,
-    Module,
-    Sequential,
-    TransformerBlock,
-    _rng,
-)
 from .tensor import Tensor
 
-__all__ = ["GPT", "GPTConfig"]
+__all__ = ["ACTIVATIONS", "GPT", "MLP", "GPTConfig", "mlp_parameter_count"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class MLP(nn.Sequential):
+    """``Linear -> activation -> ... -> Linear``: layer widths ``sizes``, no activation after
+    the last layer (it outputs logits).
+
+    ``MLP(2, 64, 64, 3)`` maps 2 inputs through two hidden layers of 64 to 3 outputs;
+    ``MLP(2, 3)`` is a single linear layer (logistic regression with a softmax loss). Layers
+    are numbered as in a ``Sequential`` (``'0.weight'``, ``'2.bias'`` ...), so checkpoints of
+    the equivalent ``Sequential`` load into it.
+
+    Parameters
+    ----------
+    *sizes : int
+        At least two widths: inputs, hidden layers..., outputs.
+    activation : "relu", "tanh" or "sigmoid"
+    rng : Generator or int, optional
+        Where the initial weights come from (default: ``nn.manual_seed``'s generator).
+    dtype : numpy dtype
+        float32 by default.
+    """
+
+    def __init__(
+        self,
+        *sizes: int,
+        activation: str = "relu",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        if len(sizes) == 1 and isinstance(sizes[0], (list, tuple)):
+            sizes = tuple(sizes[0])
+        if len(sizes) < 2:
+            raise ValueError(f"MLP needs at least an input and an output size, got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"MLP: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
+            )
+        gen = nn._rng(rng)
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(nn.Linear(a, b, rng=gen, dtype=dtype))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+        super().__init__(*layers)
+        self.sizes = tuple(int(n) for n in sizes)
+        self.activation = activation
+
+    @property
+    def layout(self) -> str:
+        """The widths joined by dashes, e.g. ``"2-64-64-3"``."""
+        return "-".join(str(n) for n in self.sizes)
+
+
+def mlp_parameter_count(sizes: Sequence[int]) -> int:
+    """Weights and biases of an :class:`MLP` with layer widths ``sizes`` (without building it)."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
 @dataclass(frozen=True)
@@ -72,7 +123,7 @@ class GPTConfig:
             raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
 
 
-class GPT(Module):
+class GPT(nn.Module):
     """A GPT language model: ids ``(B, T)`` -> next-token logits ``(B, T, vocab_size)``.
 
     Parameters
@@ -101,26 +152,26 @@ class GPT(Module):
         if overrides:
             cfg = dataclasses.replace(cfg, **overrides)
         self.config = cfg
-        gen = _rng(rng)
+        gen = nn._rng(rng)
         c = cfg.n_embd
-        self.wte = Embedding(cfg.vocab_size, c, rng=gen)
-        self.wpe = Embedding(cfg.block_size, c, rng=gen)
-        self.drop = Dropout(cfg.dropout, rng=gen)
-        self.h = Sequential(
+        self.wte = nn.Embedding(cfg.vocab_size, c, rng=gen)
+        self.wpe = nn.Embedding(cfg.block_size, c, rng=gen)
+        self.drop = nn.Dropout(cfg.dropout, rng=gen)
+        self.h = nn.Sequential(
             *[
-                TransformerBlock(c, cfg.n_head, bias=cfg.bias, dropout=cfg.dropout, rng=gen)
+                nn.TransformerBlock(c, cfg.n_head, bias=cfg.bias, dropout=cfg.dropout, rng=gen)
                 for _ in range(cfg.n_layer)
             ]
         )
-        self.ln_f = LayerNorm(c, bias=cfg.bias)
-        self.lm_head = Linear(c, cfg.vocab_size, bias=False, rng=gen)
+        self.ln_f = nn.LayerNorm(c, bias=cfg.bias)
+        self.lm_head = nn.Linear(c, cfg.vocab_size, bias=False, rng=gen)
         self.lm_head.weight = self.wte.weight  # tied
         self._init_weights(gen)
 
     def _init_weights(self, gen: np.random.Generator) -> None:
         residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
         for name, module in self.named_modules():
-            if isinstance(module, (Linear, Embedding)):
+            if isinstance(module, (nn.Linear, nn.Embedding)):
                 std = residual_std if name.endswith(("attn.c_proj", "mlp.2")) else 0.02
                 w = module.weight
                 w.data = gen.normal(0.0, std, size=w.shape).astype(w.dtype)

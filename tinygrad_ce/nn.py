@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from . import functional as F
 from . import ops
 from .ops import Affine
+from .outputs import write_atomic
 from .tensor import Tensor
 
 __all__ = [
@@ -238,8 +240,9 @@ class Module:
         """Copy values from ``state`` into the parameters.
 
         Raises :class:`CheckpointError` naming the offending keys when a name is missing or
-        unexpected (``strict=False`` ignores both) or a shape differs. Values are cast to each
-        parameter's dtype; nothing is changed unless every entry fits.
+        unexpected (``strict=False`` ignores both), a shape differs, or a finite value does not
+        fit the parameter's dtype (1e300 into float32). Values are cast to each parameter's
+        dtype; nothing is changed unless every entry fits.
         """
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state]
@@ -266,7 +269,16 @@ class Module:
                 )
             if value.dtype.kind not in "fiub":
                 raise CheckpointError(f"{name!r} holds {value.dtype} values, not numbers")
-            new[name] = np.array(value, dtype=param.dtype, copy=True)
+            with np.errstate(over="ignore", invalid="ignore"):
+                cast = np.array(value, dtype=param.dtype, copy=True)
+            overflow = np.isfinite(value) & ~np.isfinite(cast)
+            if overflow.any():
+                where = tuple(int(i) for i in np.argwhere(overflow)[0])
+                raise CheckpointError(
+                    f"{name!r} holds {value[where]!r} at index {where}, which overflows the "
+                    f"parameter's dtype {param.dtype}"
+                )
+            new[name] = cast
         for name, value in new.items():
             params[name].data = value
 
@@ -700,10 +712,7 @@ class CrossEntropyLoss(Module):
         fused: bool = True,
     ) -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        F.check_reduction(reduction, "CrossEntropyLoss")
         self.weight = None if weight is None else np.asarray(weight)
         self.ignore_index = ignore_index
         self.reduction = reduction
@@ -735,32 +744,16 @@ class CrossEntropyLoss(Module):
 
 
 class MSELoss(Module):
-    """Mean squared error: ``mean((input - target) ** 2)`` (``reduction='sum'`` or ``'none'``)."""
+    """Mean squared error: ``mean((input - target) ** 2)`` (``reduction='sum'`` or ``'none'``):
+    :func:`tinygrad_ce.functional.mse_loss` with a fixed reduction."""
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"MSELoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-            )
+        F.check_reduction(reduction, "MSELoss")
         self.reduction = reduction
 
     def forward(self, input: Any, target: Any) -> Tensor:
-        input = _to_tensor(input)
-        if np.shape(target.data if isinstance(target, Tensor) else target) != input.shape:
-            raise ValueError(
-                f"MSELoss: input of shape {input.shape} and target of shape "
-                f"{np.shape(target.data if isinstance(target, Tensor) else target)} differ"
-            )
-        if not isinstance(target, Tensor):
-            target = np.asarray(target, dtype=input.dtype)
-        diff = input - target
-        sq = diff * diff
-        if self.reduction == "mean":
-            return sq.mean()
-        if self.reduction == "sum":
-            return sq.sum()
-        return sq
+        return F.mse_loss(input, target, reduction=self.reduction)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -775,22 +768,23 @@ _FORMAT_KEY = "__tinygrad_ce_checkpoint__"
 def save(module: Module, path: str | os.PathLike) -> None:
     """Write ``module.state_dict()`` to ``path`` as an ``.npz`` archive (no pickle).
 
-    The file is written under a temporary name first and then moved into place, so an
-    interrupted save never leaves half a checkpoint behind. The exact ``path`` is used (no
-    ``.npz`` suffix is added).
+    Each parameter is one ``NAME.npy`` member, whatever its name (even ``file`` or
+    ``allow_pickle``, which ``np.savez`` would take as its own arguments). The file is written
+    under a temporary name in the same folder and then moved into place, so an interrupted
+    save never leaves half a checkpoint behind, and an earlier file at ``path`` stays intact
+    until the new one is complete. The exact ``path`` is used (no ``.npz`` suffix is added).
     """
     state = module.state_dict()
     if _FORMAT_KEY in state:
         raise ValueError(f"a parameter may not be called {_FORMAT_KEY!r}")
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{_FORMAT_KEY: np.array(1)}, **state)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, value in {_FORMAT_KEY: np.array(1), **state}.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+
+    write_atomic(path, write)
 
 
 def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module:
@@ -804,8 +798,13 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint file at {path!r}")
-    with open(path, "rb") as f:
-        magic = f.read(4)
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path!r} is a directory, not a checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path!r}: {err.strerror or err}") from None
     if magic != b"PK\x03\x04":
         raise CheckpointError(
             f"{path!r} is not a tinygrad_ce checkpoint: it is not an .npz (zip) archive "
@@ -819,7 +818,7 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
             state = {key: archive[key] for key in archive.files}
     except CheckpointError as err:
         raise CheckpointError(f"{path!r} is not a tinygrad_ce checkpoint: {err}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as err:
         raise CheckpointError(
             f"cannot read checkpoint {path!r} ({type(err).__name__}: {err}); it is corrupted or "
             "was not written by tinygrad_ce.nn.save"
@@ -832,8 +831,10 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
     return module
 
 
-# model builders live in models.py (which imports this module): loaded on first use
-_MODELS = ("GPT", "GPTConfig")
+# ---------------------------------------------------------------------------------------------
+# models, reachable as nn.MLP, nn.GPT (imported on first use: models imports nn)
+
+_MODELS = ("MLP", "GPT", "GPTConfig")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Matplotlib figures for training runs: learning curves, decision boundaries, digit grids.
+"""Matplotlib figures: learning curves, decision boundaries, digit grids, the fused/unfused
+comparison.
 
 Plotting is optional: matplotlib is imported inside the functions (install it with
 ``pip install tinygrad_ce[train]``), and the non-interactive Agg backend is chosen when there is
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .autograd import no_grad
+from .outputs import write_atomic
 from .tensor import Tensor
 
 if TYPE_CHECKING:
@@ -43,11 +45,14 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Figure, path: str | os.PathLike | None) -> Figure:
+def _save(fig: Figure, path: str | os.PathLike | None, **options: Any) -> Figure:
+    """Save ``fig`` to ``path`` (format from the suffix, PNG if none), atomically."""
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.08)
+        options = {"dpi": DPI, "bbox_inches": "tight", "pad_inches": 0.08, **options}
+        fmt = path.suffix[1:].lower() or "png"
+        write_atomic(path, lambda f: fig.savefig(f, format=fmt, **options))
     return fig
 
 
@@ -406,3 +411,70 @@ def plot_digits(
     if parts:
         fig.suptitle(" \u00b7 ".join(parts), fontsize=10)
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused vs unfused comparison
+
+
+def plot_comparison(result: Any, path: str | os.PathLike | None = None) -> Figure:
+    """Time per method (left) and the stability sweep's errors (right) of a
+    :class:`tinygrad_ce.compare.ComparisonResult`.
+
+    A bare ``Figure``, not pyplot: saving it needs no backend, so calling this from a notebook
+    leaves the notebook's (inline) backend alone. Saved at 120 dpi when ``path`` is given.
+    """
+    from matplotlib.figure import Figure
+
+    methods = [m for m in result.timing if m != "ratios"]
+    if not result.stability:
+        fig = Figure(figsize=(5.5, 4.2))
+        ax1 = fig.subplots()
+    else:
+        fig = Figure(figsize=(11, 4.8))
+        ax1, ax2 = fig.subplots(1, 2)
+    xs = np.arange(len(methods))
+    fwd = [result.timing[m]["forward"] * 1e3 for m in methods]
+    bwd = [result.timing[m]["backward"] * 1e3 for m in methods]
+    ax1.bar(xs, fwd, label="forward")
+    ax1.bar(xs, bwd, bottom=fwd, label="backward")
+    ax1.set_xticks(xs, methods)
+    ax1.set_ylabel("median time per call (ms)")
+    c = result.config
+    ax1.set_title(f"batch {c['batch']}, classes {c['classes']}, {c['dtype']}")
+    ax1.legend()
+    if result.stability:
+        _plot_stability(ax2, result.stability)
+    fig.tight_layout()
+    return _save(fig, path, dpi=120, bbox_inches=None)
+
+
+def _plot_stability(ax2: Axes, stability: list[dict[str, Any]]) -> None:
+    markers = {"fused": "o", "unfused": "s", "naive": "x"}
+    styles = {"float32": "-", "float64": "--"}
+    ceiling = 1.0
+    for d in dict.fromkeys(r["dtype"] for r in stability):
+        for m in dict.fromkeys(r["method"] for r in stability):
+            rows = [r for r in stability if r["dtype"] == d and r["method"] == m]
+            err = [max(r["loss_rel_err"], r["grad_rel_err"], 1e-17) for r in rows]
+            err = [e if math.isfinite(e) else ceiling * 10 for e in err]
+            ax2.plot(
+                [r["scale"] for r in rows],
+                err,
+                styles.get(d, "-"),
+                marker=markers.get(m, "o"),
+                label=f"{m} {d}",
+                # fused on top, bigger hollow markers under it: overlapping lines stay visible
+                zorder={"fused": 3, "unfused": 2}.get(m, 1),
+                markersize={"fused": 5, "unfused": 9}.get(m, 7),
+                markerfacecolor="none" if m == "unfused" else None,
+            )
+    ax2.axhline(ceiling * 10, color="grey", lw=0.5)
+    ax2.text(1, ceiling * 14, "inf or nan", fontsize=8, color="grey")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("logit scale")
+    ax2.set_ylabel("relative error vs float64 reference")
+    ax2.set_title("stability sweep")
+    # below the axes, so it never covers a curve
+    ax2.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))

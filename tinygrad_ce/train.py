@@ -33,7 +33,6 @@ __all__ = [
     "accuracy",
     "evaluate",
     "fit",
-    "fused_vs_unfused",
     "predict",
     "predict_scores",
     "train_epoch",
@@ -78,11 +77,14 @@ class History(Mapping):
 
     def best(self, key: str = "val_acc") -> tuple[int, float]:
         """``(epoch, value)`` of the best entry of ``key`` (highest accuracy, lowest loss);
-        epochs count from 1."""
+        epochs count from 1. NaN epochs (a diverged step) are never picked; ValueError when
+        every entry is NaN."""
         values = self.history.get(key) or []
         if not values:
             raise KeyError(f"history has no {key!r} values (keys: {list(self)})")
-        pick = np.argmin if key.endswith("loss") else np.argmax
+        if all(np.isnan(values)):
+            raise ValueError(f"history has no finite {key!r} values: every epoch is NaN")
+        pick = np.nanargmin if key.endswith("loss") else np.nanargmax
         i = int(pick(values))
         return i + 1, values[i]
 
@@ -398,105 +400,3 @@ def fit(
     finally:
         bar.close()
     return history
-
-
-# ---------------------------------------------------------------------------------------------
-# fused vs unfused cross-entropy on one batch of a real model
-
-
-def _count_nodes(root: Tensor) -> int:
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        ctx = stack.pop()._ctx
-        if ctx is None or id(ctx) in seen:
-            continue
-        seen.add(id(ctx))
-        stack.extend(x for x in ctx.inputs if isinstance(x, Tensor))
-    return len(seen)
-
-
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(max(int(repeats), 1)):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
-def fused_vs_unfused(
-    model: Module, X: Any, y: Any, repeats: int = 20, **loss_options: Any
-) -> dict[str, Any]:
-    """Run one training step's forward and backward on the batch ``(X, y)`` twice, with the
-    fused and the unfused cross-entropy, and compare.
-
-    The model is put in eval mode for the comparison (so dropout draws no masks) and its
-    ``.grad`` s are left as None; parameters are not changed.
-
-    Parameters
-    ----------
-    model : Module
-        Outputs logits ``(N, C)`` for ``X``.
-    X : array_like, shape (N, ...)
-    y : array_like of int, shape (N,)
-    repeats : int
-        Timed runs of each variant (the median is kept).
-    **loss_options
-        Passed to ``F.cross_entropy`` (``reduction``, ``label_smoothing`` ...).
-
-    Returns
-    -------
-    dict with ``loss_fused``, ``loss_unfused``, ``loss_abs_diff``, ``grad_max_abs_diff`` (over
-    every parameter entry), ``grad_max_rel_diff`` (divided by the largest gradient entry),
-    ``nodes_fused``, ``nodes_unfused`` (graph nodes of the whole step), ``step_time_fused``,
-    ``step_time_unfused`` (seconds, forward + backward through the model),
-    ``step_time_ratio`` (unfused / fused), and ``loss_time_fused``, ``loss_time_unfused``,
-    ``loss_time_ratio`` for the loss alone on the same logits.
-    """
-    from . import functional as F
-
-    X = np.asarray(X.data if isinstance(X, Tensor) else X)
-    y = np.asarray(y.data if isinstance(y, Tensor) else y)
-    params = list(model.parameters())
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    result: dict[str, Any] = {}
-    grads: dict[bool, list[np.ndarray]] = {}
-    try:
-        logits = model(Tensor(X)).data
-        for fused in (True, False):
-            key = "fused" if fused else "unfused"
-
-            def step(fused: bool = fused) -> Tensor:
-                model.zero_grad()
-                loss = F.cross_entropy(model(Tensor(X)), y, fused=fused, **loss_options)
-                loss.backward()
-                return loss
-
-            def loss_only(fused: bool = fused) -> None:
-                z = Tensor(logits, requires_grad=True)
-                F.cross_entropy(z, y, fused=fused, **loss_options).backward()
-
-            loss = step()
-            result[f"loss_{key}"] = float(loss.item())
-            result[f"nodes_{key}"] = _count_nodes(loss)
-            grads[fused] = [
-                np.array(p.grad, dtype=np.float64) for p in params if p.grad is not None
-            ]
-            result[f"step_time_{key}"] = _median_time(step, repeats)
-            result[f"loss_time_{key}"] = _median_time(loss_only, repeats)
-    finally:
-        model.zero_grad()
-        for m, mode in modes:
-            object.__setattr__(m, "training", mode)
-    diffs = [np.max(np.abs(a - b)) for a, b in zip(grads[True], grads[False], strict=True)]
-    largest = max((float(np.max(np.abs(a))) for a in grads[True]), default=0.0)
-    grad_diff = float(max(diffs, default=0.0))
-    result["loss_abs_diff"] = abs(result["loss_fused"] - result["loss_unfused"])
-    result["grad_max_abs_diff"] = grad_diff
-    result["grad_max_rel_diff"] = grad_diff / largest if largest > 0 else 0.0
-    result["step_time_ratio"] = result["step_time_unfused"] / result["step_time_fused"]
-    result["loss_time_ratio"] = result["loss_time_unfused"] / result["loss_time_fused"]
-    result["batch"] = len(X)
-    return result

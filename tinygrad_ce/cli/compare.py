@@ -35,7 +35,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "fused=False and a hand-written numpy reference: loss and gradient agreement, "
             "median forward/backward time, graph size and bytes held for backward, and a "
             "stability sweep over logit scales (float32 and float64) that also shows where the "
-            "naive formula -log(exp(z_y) / sum(exp(z))) breaks."
+            "naive formula -log(exp(z_y) / sum(exp(z))) breaks. batch x classes is limited to "
+            "20,000,000 logits."
         ),
     )
     parser.add_argument("--batch", type=positive_int, default=64, help="rows (default 64)")
@@ -71,8 +72,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison and print it (table or JSON); return the exit code."""
-    from tinygrad_ce.compare import DEFAULT_SCALES, compare_cross_entropy
+    from tinygrad_ce.compare import DEFAULT_SCALES, MAX_LOGITS, compare_cross_entropy
 
+    if args.batch * args.classes > MAX_LOGITS:
+        args._parser.error(
+            f"--batch {args.batch} x --classes {args.classes} makes "
+            f"{args.batch * args.classes:,} logits; the comparison is for sizes that fit in "
+            f"memory a few times over (at most {MAX_LOGITS:,})"
+        )
     if args.plot:
         check_output_file(args._parser.error, "--plot", args.plot, (".png", ".svg", ".pdf"))
         try:

@@ -5,48 +5,45 @@ Examples::
     tinygrad-ce train                                   # spiral, MLP 2-64-64-3, a few seconds
     tinygrad-ce train --dataset digits                  # 8x8 digits, 20% held out
     tinygrad-ce train --dataset moons --hidden 32 --hidden 32 --optimizer sgd --lr 0.1
-    tinygrad-ce train --unfused --out runs/spiral-unfused
+    tinygrad-ce train --unfused --out runs/spiral-unfused --force
 
-The output folder gets ``model.npz`` (weights), ``metrics.json`` (accuracies, losses, history,
-configuration, times, the fused-vs-unfused check), ``curves.png``, ``decision_boundary.png``
-(2-D data) or ``digits.png`` (digits), and ``graph.svg``: the graph of one batch's loss
-(``graph.dot`` when Graphviz's ``dot`` is missing).
+Only the arguments are handled here; :func:`tinygrad_ce.run.run_training` does the run (see
+there for what the output folder gets, and when it is refused).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import platform
+import dataclasses
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .argtypes import check_output_dir, non_negative_int
-
-# per data set: hidden sizes and epochs used when --hidden / --epochs are not given, and the
-# held-out fraction when --test-size is not given
-PRESETS: dict[str, dict[str, Any]] = {
-    "digits": {"hidden": [128], "epochs": 30, "test_size": 0.2, "standardize": True},
-}
-# the trainer is for small models: refuse (rather than run out of memory) above this
-MAX_PARAMETERS = 20_000_000
-DEFAULT_PRESET: dict[str, Any] = {
-    "hidden": [64, 64],
-    "epochs": 100,
-    "test_size": 0.0,
-    "standardize": False,
-}
 
 
 def _dataset_names() -> list[str]:
     from tinygrad_ce.data import DATASETS
 
     return list(DATASETS)
+
+
+def _presets_epilog() -> str:
+    """The per-data-set defaults, read from the data registry (grouped when they agree)."""
+    from tinygrad_ce.data import DATASETS
+
+    groups: dict[str, list[str]] = {}
+    for name, info in DATASETS.items():
+        p = info.presets
+        text = f"hidden {','.join(map(str, p['hidden'])) or 0}, {p['epochs']} epochs, "
+        if p["test_size"]:
+            text += f"{p['test_size']:.0%} held out (stratified)"
+        else:
+            text += "all points used for training"
+        if p["standardize"]:
+            text += ", inputs standardized"
+        groups.setdefault(text, []).append(name)
+    return "".join(f"  {', '.join(names)}: {text}\n" for text, names in groups.items())
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -59,22 +56,22 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "Train a multi-layer perceptron with softmax cross-entropy on a built-in data set\n"
             "(progress bar on a terminal), then compare the fused and the unfused loss on one\n"
-            "batch. Writes to --out: model.npz (weights), metrics.json (accuracies, losses,\n"
-            "history, config, times, the fused-vs-unfused check), curves.png,\n"
-            "decision_boundary.png (2-D data) or digits.png, and graph.svg (the graph of one\n"
-            "batch's loss; graph.dot when Graphviz's dot is not installed)."
+            "batch. Writes to --out: model.npz (weights), curves.png, decision_boundary.png\n"
+            "(2-D points) or <dataset>.png (images), graph.svg (the graph of one batch's loss;\n"
+            "graph.dot when Graphviz's dot is not installed), and last metrics.json\n"
+            "(accuracies, losses, history, config, times, the fused-vs-unfused check): a\n"
+            "folder with a metrics.json holds a complete run. Every file is written under a\n"
+            "temporary name first. A folder that is not empty is refused unless --force.\n"
+            'If the loss stops being finite, training stops: metrics.json says "diverged",\n'
+            "no weights are written, and the exit code is 1."
         ),
         epilog=(
-            "defaults per data set:\n"
-            "  spiral, moons, circles, blobs, xor: hidden 64,64, 100 epochs, all points used\n"
-            "      for training\n"
-            "  digits: hidden 128, 30 epochs, 20% held out (stratified), inputs standardized\n"
-            "\n"
+            "defaults per data set:\n" + _presets_epilog() + "\n"
             "examples:\n"
             "  tinygrad-ce train\n"
             "  tinygrad-ce train --dataset digits --out runs/digits\n"
             "  tinygrad-ce train --dataset moons --hidden 32,32 --optimizer sgd --lr 0.1\n"
-            "  tinygrad-ce train --unfused --epochs 50"
+            "  tinygrad-ce train --unfused --epochs 50 --out runs/spiral --force"
         ),
     )
     parser.add_argument(
@@ -91,7 +88,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--hidden 64); 0 alone means no hidden layer (default: per data set, see below)",
     )
     parser.add_argument(
-        "--activation", choices=("relu", "tanh"), default="relu", help="(default: relu)"
+        "--activation",
+        choices=("relu", "tanh", "sigmoid"),
+        default="relu",
+        help="(default: relu)",
     )
     parser.add_argument(
         "--epochs", type=int, help="passes over the training data (default: per data set)"
@@ -141,7 +141,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default=0,
         help="seed for data, weights, batches (default: 0)",
     )
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/<dataset>)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder, new or empty (default: a fresh runs/<dataset>[-N] for each run)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that holds an earlier run: its files are replaced, and the "
+        "ones this run does not write are removed (a folder with other files is still refused)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--no-graph", action="store_true", help="skip drawing the loss graph")
@@ -179,345 +189,73 @@ def parse_hidden(specs: list[str]) -> list[int]:
     return sizes
 
 
-def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
-    """Check the arguments and fill the per-data-set defaults; ``error(msg)`` exits."""
-    names = _dataset_names()
-    if args.dataset not in names:
-        error(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(names)}")
-    preset = PRESETS.get(args.dataset, DEFAULT_PRESET)
+def run(args: argparse.Namespace) -> int:
+    """Turn the arguments into a RunConfig, run it, print where things went. Returns the exit
+    code: 0, 1 when training diverged or a file could not be written, 2 for bad arguments."""
+    from tinygrad_ce.run import ConfigError, RunConfig, RunError, run_training
+
+    parser = args._parser
     try:
-        hidden = parse_hidden(args.hidden) if args.hidden else list(preset["hidden"])
+        hidden = parse_hidden(args.hidden) if args.hidden else None
     except ValueError as err:
-        error(f"--hidden: {err}")
-    epochs = preset["epochs"] if args.epochs is None else args.epochs
-    if epochs < 1:
-        error(f"--epochs must be >= 1, got {epochs}")
-    if not args.lr > 0 or not np.isfinite(args.lr):
-        error(f"--lr must be a positive number, got {args.lr}")
-    if args.batch_size < 1:
-        error(f"--batch-size must be >= 1, got {args.batch_size}")
-    if not 0 <= args.momentum < 1:
-        error(f"--momentum must be in [0, 1), got {args.momentum}")
-    if args.weight_decay is not None and not args.weight_decay >= 0:
-        error(f"--weight-decay must be >= 0, got {args.weight_decay}")
-    test_size = preset["test_size"] if args.test_size is None else args.test_size
-    if not 0 <= test_size < 1:
-        error(f"--test-size must be in [0, 1), got {test_size}")
-    out = check_output_dir(error, "--out", args.out or str(Path("runs") / args.dataset))
-    weight_decay = args.weight_decay
-    if weight_decay is None:
-        weight_decay = 0.01 if args.optimizer == "adamw" else 0.0
-    return {
-        "dataset": args.dataset,
-        "hidden": hidden,
-        "activation": args.activation,
-        "epochs": int(epochs),
-        "lr": float(args.lr),
-        "optimizer": args.optimizer,
-        "momentum": float(args.momentum) if args.optimizer == "sgd" else None,
-        "weight_decay": float(weight_decay),
-        "schedule": args.schedule,
-        "batch_size": int(args.batch_size),
-        "fused": bool(args.fused),
-        "test_size": float(test_size),
-        "standardize": bool(preset["standardize"]),
-        "seed": int(args.seed),
-        "out": str(out),
-        "no_progress": bool(args.no_progress),
-        "no_plots": bool(args.no_plots),
-        "no_graph": bool(args.no_graph),
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# building blocks
-
-
-def build_mlp(n_in: int, hidden: list[int], n_out: int, activation: str = "relu") -> Any:
-    """``Linear -> act -> ... -> Linear`` as an ``nn.Sequential`` (weights from nn's generator)."""
-    from tinygrad_ce import nn
-
-    layers: list[Any] = []
-    width = n_in
-    for h in hidden:
-        layers += [nn.Linear(width, h), nn.ReLU() if activation == "relu" else nn.Tanh()]
-        width = h
-    layers.append(nn.Linear(width, n_out))
-    return nn.Sequential(*layers)
-
-
-def mlp_parameters(sizes: list[int]) -> int:
-    """The number of weights and biases of an MLP with layer widths ``sizes``."""
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-
-
-def build_optimizer(cfg: dict[str, Any], params: Any) -> Any:
-    from tinygrad_ce import optim
-
-    if cfg["optimizer"] == "sgd":
-        return optim.SGD(
-            params, lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"]
-        )
-    cls = optim.Adam if cfg["optimizer"] == "adam" else optim.AdamW
-    return cls(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-
-
-def build_scheduler(cfg: dict[str, Any], optimizer: Any) -> Any:
-    from tinygrad_ce import optim
-
-    if cfg["schedule"] == "cosine":
-        return optim.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
-    if cfg["schedule"] == "step":
-        return optim.StepLR(optimizer, step_size=max(cfg["epochs"] // 3, 1), gamma=0.1)
-    return None
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Any:
-    """Small matrices run fastest on one BLAS thread, and a busy machine makes several threads
-    much slower; limit them when threadpoolctl is installed (it is optional)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def _load(cfg: dict[str, Any]) -> dict[str, Any]:
-    from tinygrad_ce import data
-
-    X, y = data.load_dataset(cfg["dataset"], seed=cfg["seed"])
-    if cfg["test_size"] > 0:
-        X_train, X_test, y_train, y_test = data.train_test_split(
-            X, y, test_size=cfg["test_size"], seed=cfg["seed"], stratify=True
-        )
-    else:
-        X_train, y_train, X_test, y_test = X, y, None, None
-    scaler = None
-    if cfg["standardize"]:
-        scaler = data.Standardizer().fit(X_train)
-        X_train = scaler.transform(X_train)
-        X_test = scaler.transform(X_test) if X_test is not None else None
-    return {
-        "X_raw": X,
-        "y_raw": y,
-        "X_train": X_train,
-        "y_train": y_train,
-        "X_test": X_test,
-        "y_test": y_test,
-        "scaler": scaler,
-        "classes": int(y.max()) + 1,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# outputs
-
-
-def _write_graph(model: Any, xb: np.ndarray, yb: np.ndarray, fused: bool, out: Path) -> tuple:
-    """Draw one batch's loss; returns (path, note). SVG needs ``dot``; else the DOT text."""
-    from tinygrad_ce import Tensor
-    from tinygrad_ce import functional as F
-    from tinygrad_ce.viz import GraphvizNotFoundError, draw_graph, render_graph
-
-    x, labels = Tensor(xb, name="X"), Tensor(yb, name="y")
-    loss = F.cross_entropy(model(x), labels, fused=fused)
-    names = {p: name for name, p in model.named_parameters()}
-    names.update({x: "X", labels: "y", loss: "loss"})
-    title = (
-        f"{'fused' if fused else 'unfused'} cross-entropy loss of one batch "
-        f"(X: {len(xb)} rows, y: their labels)"
+        parser.error(f"--hidden: {err}")
+    out = check_output_dir(parser.error, "--out", args.out or str(Path("runs") / args.dataset))
+    # the options carry RunConfig's field names, except these five (parsed or negated here)
+    own = {"hidden", "out", "progress", "plots", "graph"}
+    same = {f.name for f in dataclasses.fields(RunConfig)} - own
+    config = RunConfig(
+        **{k: v for k, v in vars(args).items() if k in same},
+        hidden=hidden,
+        out=str(out),
+        progress=not args.no_progress,
+        plots=not args.no_plots,
+        graph=not args.no_graph,
     )
-    dot = draw_graph(loss, names=names, rules=True, title=title)
     try:
-        return render_graph(dot, out / "graph.svg"), None
-    except GraphvizNotFoundError as err:
-        path = render_graph(dot, out / "graph.dot")
-        note = f"Graphviz's dot is not installed, so the graph was written as DOT text ({err})"
-        return path, note.splitlines()[0]
+        result = run_training(config, echo=_echo)
+    except ConfigError as err:
+        parser.error(err.format("--" + err.option.replace("_", "-")))
+    except RunError as err:
+        print(f"tinygrad-ce train: error: {err}", file=sys.stderr)
+        return 1
+    if result.status != "complete":
+        print(f"tinygrad-ce train: error: {result.message}", file=sys.stderr)
+        print(f"wrote {result.files['metrics']} (status {result.status!r})")
+        return 1
+    _report(result)
+    return 0
 
 
-def _write_plots(cfg: dict, d: dict, model: Any, history: Any, out: Path) -> dict[str, Path]:
-    from tinygrad_ce import plots
-    from tinygrad_ce.train import predict, predict_scores
-
-    plots.plot_history(history, out / "curves.png")
-    files = {"curves": out / "curves.png"}
-    if d["X_raw"].shape[1] == 2:
-        scaler = d["scaler"]
-
-        def predict_fn(points: np.ndarray) -> np.ndarray:
-            points = scaler.transform(points) if scaler is not None else points
-            return predict_scores(model, points)
-
-        plots.plot_decision_boundary(
-            predict_fn,
-            d["X_raw"],
-            d["y_raw"],
-            out / "decision_boundary.png",
-            title=f"{cfg['dataset']}: decision boundary after {cfg['epochs']} epochs",
-        )
-        files["decision_boundary"] = out / "decision_boundary.png"
-    elif cfg["dataset"] == "digits":
-        X_show = d["X_test"] if d["X_test"] is not None else d["X_train"]
-        y_show = d["y_test"] if d["y_test"] is not None else d["y_train"]
-        pred = predict(model, X_show)
-        images = d["scaler"].inverse_transform(X_show) if d["scaler"] is not None else X_show
-        wrong = np.flatnonzero(pred != y_show)
-        order = np.concatenate([wrong, np.flatnonzero(pred == y_show)])[:40]
-        plots.plot_digits(
-            images[order],
-            y_show[order],
-            pred[order],
-            out / "digits.png",
-            title=f"{len(wrong)} mistakes of {len(y_show)} digits (mistakes first)",
-        )
-        files["digits"] = out / "digits.png"
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-    return files
+def _echo(line: str) -> None:
+    print(line)
+    sys.stdout.flush()
 
 
 def _fmt_pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1%}"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train, save, compare, report. Returns the exit code."""
-    parser = args._parser
-    started = time.perf_counter()
-    cfg = resolve_config(args, parser.error)
-    d = _load(cfg)
-    n_params = mlp_parameters([d["X_train"].shape[1], *cfg["hidden"], d["classes"]])
-    if n_params > MAX_PARAMETERS:
-        parser.error(
-            f"--hidden {','.join(map(str, cfg['hidden']))} makes an MLP with {n_params:,} "
-            f"parameters; this trainer is for small models (at most {MAX_PARAMETERS:,})"
-        )
-    with _one_blas_thread():
-        return _run(cfg, d, started)
+_LABELS = {
+    "weights": "trained weights (nn.load(model, path))",
+    "metrics": "metrics, history, config, fused-vs-unfused check",
+    "curves": "loss and accuracy curves",
+    "decision_boundary": "decision boundary",
+    "images": "held-out images, mistakes first",
+    "graph": "graph of one batch's loss",
+}
 
 
-def _run(cfg: dict[str, Any], d: dict[str, Any], started: float) -> int:
-    from tinygrad_ce import data, nn
-    from tinygrad_ce.train import evaluate, fit, fused_vs_unfused
-
-    out = Path(cfg["out"])
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        reason = err.strerror or err
-        print(
-            f"tinygrad-ce train: error: cannot create output folder {out}: {reason}",
-            file=sys.stderr,
-        )
-        return 1
-
-    nn.manual_seed(cfg["seed"])
-    model = build_mlp(d["X_train"].shape[1], cfg["hidden"], d["classes"], cfg["activation"])
-    optimizer = build_optimizer(cfg, model.parameters())
-    scheduler = build_scheduler(cfg, optimizer)
-    loss_fn = nn.CrossEntropyLoss(fused=cfg["fused"])
-    loader = data.DataLoader(
-        d["X_train"], d["y_train"], batch_size=cfg["batch_size"], shuffle=True, seed=cfg["seed"]
+def _report(result: Any) -> None:
+    m = result.metrics
+    final, check = m["final"], m["fused_vs_unfused"]
+    test = (
+        f"; test loss {final['test_loss']:.4f}, accuracy {_fmt_pct(final['test_accuracy'])}"
+        if final["test_loss"] is not None
+        else ""
     )
-    val = (d["X_test"], d["y_test"]) if d["X_test"] is not None else None
-    sizes = "-".join(str(n) for n in [d["X_train"].shape[1], *cfg["hidden"], d["classes"]])
     print(
-        f"training MLP {sizes} ({model.num_parameters():,} parameters, {cfg['activation']}) on "
-        f"{cfg['dataset']}: {len(d['y_train'])} training points"
-        + (f", {len(d['y_test'])} held out" if val else "")
-        + f"; {cfg['optimizer']} lr {cfg['lr']:g}, {cfg['schedule']} schedule, batch "
-        f"{cfg['batch_size']}, {cfg['epochs']} epochs, {'fused' if cfg['fused'] else 'unfused'} "
-        "cross-entropy"
-    )
-    sys.stdout.flush()
-
-    t0 = time.perf_counter()
-    history = fit(
-        model,
-        loss_fn,
-        optimizer,
-        loader,
-        val_data=val,
-        epochs=cfg["epochs"],
-        progress=not cfg.get("no_progress", False),
-        scheduler=scheduler,
-    )
-    train_seconds = time.perf_counter() - t0
-
-    final_train = evaluate(model, d["X_train"], d["y_train"], loss_fn)
-    final_test = evaluate(model, *val, loss_fn) if val else None
-    xb, yb = d["X_train"][: cfg["batch_size"]], d["y_train"][: cfg["batch_size"]]
-    check = fused_vs_unfused(model, xb, yb)
-
-    files: dict[str, Path] = {}
-    notes: list[str] = []
-    nn.save(model, out / "model.npz")
-    files["weights"] = out / "model.npz"
-    if not cfg.get("no_plots"):
-        try:
-            files.update(_write_plots(cfg, d, model, history, out))
-        except ImportError as err:
-            notes.append(f"plots skipped: {err} (pip install matplotlib)")
-    if not cfg.get("no_graph"):
-        path, note = _write_graph(model, xb, yb, cfg["fused"], out)
-        files["graph"] = path
-        if note:
-            notes.append(note)
-
-    best_epoch, best_train = history.best("train_acc")
-    metrics: dict[str, Any] = {
-        "dataset": cfg["dataset"],
-        "model": {
-            "layers": sizes,
-            "parameters": model.num_parameters(),
-            "repr": repr(model),
-        },
-        "final": {
-            "train_loss": final_train.loss,
-            "train_accuracy": final_train.accuracy,
-            "test_loss": final_test.loss if final_test else None,
-            "test_accuracy": final_test.accuracy if final_test else None,
-        },
-        "best": {"train_accuracy": best_train, "train_accuracy_epoch": best_epoch},
-        "history": history.to_dict(),
-        "config": {
-            k: v for k, v in cfg.items() if k not in ("no_progress", "no_plots", "no_graph")
-        },
-        "time": {"train_seconds": train_seconds},
-        "fused_vs_unfused": check,
-        "environment": {"python": platform.python_version(), "numpy": np.__version__},
-    }
-    if final_test:
-        epoch, value = history.best("val_acc")
-        metrics["best"].update(test_accuracy=value, test_accuracy_epoch=epoch)
-    if d["scaler"] is not None:
-        metrics["preprocessing"] = {
-            "standardize_mean": d["scaler"].mean.tolist(),
-            "standardize_std": d["scaler"].std.tolist(),
-        }
-    files["metrics"] = out / "metrics.json"
-    metrics["files"] = {k: str(v) for k, v in files.items()}
-    metrics["time"]["total_seconds"] = time.perf_counter() - started
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-
-    _report(cfg, final_train, final_test, train_seconds, check, files, notes)
-    return 0
-
-
-def _report(cfg, final_train, final_test, seconds, check, files, notes) -> None:
-    print(
-        f"done in {seconds:.2f} s: train loss {final_train.loss:.4f}, accuracy "
-        f"{_fmt_pct(final_train.accuracy)}"
-        + (
-            f"; test loss {final_test.loss:.4f}, accuracy {_fmt_pct(final_test.accuracy)}"
-            if final_test
-            else ""
-        )
+        f"done in {m['time']['train_seconds']:.2f} s: train loss {final['train_loss']:.4f}, "
+        f"accuracy {_fmt_pct(final['train_accuracy'])}{test}"
     )
     print(
         f"fused vs unfused cross-entropy, same batch of {check['batch']} through the model:\n"
@@ -527,17 +265,9 @@ def _report(cfg, final_train, final_test, seconds, check, files, notes) -> None:
         f"time unfused/fused {check['step_time_ratio']:.2f}x for the whole step, "
         f"{check['loss_time_ratio']:.2f}x for the loss alone"
     )
-    labels = {
-        "weights": "trained weights (nn.load(model, path))",
-        "metrics": "metrics, history, config, fused-vs-unfused check",
-        "curves": "loss and accuracy curves",
-        "decision_boundary": "decision boundary",
-        "digits": "test digits, mistakes first",
-        "graph": "graph of one batch's loss",
-    }
-    print(f"wrote to {cfg['out']}/:")
-    width = max(len(Path(p).name) for p in files.values())
-    for key, path in files.items():
-        print(f"  {Path(path).name:<{width}}  {labels.get(key, key)}")
-    for note in notes:
+    print(f"wrote to {result.config.out}/:")
+    width = max(len(Path(p).name) for p in result.files.values())
+    for key, path in result.files.items():
+        print(f"  {Path(path).name:<{width}}  {_LABELS.get(key, key)}")
+    for note in result.notes:
         print(f"note: {note}")

@@ -251,7 +251,7 @@ class Concat(Function):
     """``np.concatenate(xs, axis)`` of any number of tensors; each gets its slice of ``g``."""
 
     args, formula = ("x",), "concatenate(xs, axis)"
-    vjp = ("dx_i = g[..., start_i:stop_i, ...] (slice i along axis)",)
+    vjp = ("dx = g[..., start:stop, ...] (each input its own slice along axis)",)
 
     def forward(self, *xs, axis=0):
         if not xs:

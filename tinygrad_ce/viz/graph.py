@@ -7,52 +7,25 @@ changes it. Every walk is iterative, so a 100,000-op chain is no problem.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .. import symbolic as E
+from ..autograd import differentiable_inputs, graph_inputs, topological_order
 from ..symbolic import Expr
 from ..tensor import Tensor
-
-
-def tensor_inputs(t: Tensor) -> list[Tensor]:
-    """The Tensor arguments of the op that made ``t`` (constants left out); [] for a leaf."""
-    if t._ctx is None:
-        return []
-    return [x for x in t._ctx.inputs if isinstance(x, Tensor)]
 
 
 def forward_order(root: Tensor, within: set[int] | None = None) -> list[Tensor]:
     """Every tensor ``root`` depends on, inputs before outputs, ``root`` last.
 
-    With ``within`` (a set of ``id``s), only those tensors are visited. Iterative DFS; the
-    order is deterministic (inputs in argument order).
+    With ``within`` (a set of ``id``s), only those tensors are visited. The engine's
+    ``topological_order``: deterministic (inputs in argument order).
     """
     if within is None:
-        return _post_order(root, tensor_inputs)
-    return _post_order(root, lambda t: [x for x in tensor_inputs(t) if id(x) in within])
-
-
-def _post_order(root: Tensor, children: Callable[[Tensor], list[Tensor]]) -> list[Tensor]:
-    """Iterative depth-first post-order: each tensor after its ``children(t)``, ``root`` last."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        for x in reversed(children(t)):
-            if id(x) not in seen:
-                stack.append((x, False))
-    return order
+        return topological_order(root)
+    return topological_order(root, lambda t: [x for x in graph_inputs(t) if id(x) in within])
 
 
 def check_names(names: Any) -> dict[Tensor, str]:
@@ -84,23 +57,12 @@ def check_names(names: Any) -> dict[Tensor, str]:
 def backward_order(root: Tensor) -> list[Tensor]:
     """The non-leaf tensors whose op ``backward()`` runs, in the order it runs them.
 
-    Only inputs that need a gradient are followed, as in the engine. Outputs come before their
-    inputs; ties are broken by creation order (newest first) when the engine records it.
+    The engine's own order: ``topological_order`` over the inputs that need a gradient,
+    reversed (outputs before their inputs).
     """
     if root._ctx is None or not root.requires_grad:
         return []
-
-    def followed(t: Tensor) -> list[Tensor]:
-        ctx = t._ctx
-        return [
-            x for x, need in zip(ctx.inputs, ctx.needs, strict=True) if need and x._ctx is not None
-        ]
-
-    order = _post_order(root, followed)
-    order.reverse()  # DFS post-order has inputs first
-    if all(hasattr(t._ctx, "seq") for t in order):
-        order.sort(key=lambda t: t._ctx.seq, reverse=True)
-    return order
+    return [t for t in reversed(topological_order(root, differentiable_inputs)) if t._ctx]
 
 
 class Labels:
