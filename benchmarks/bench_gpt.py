@@ -30,7 +30,6 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import tinygrad_ce  # noqa: E402
 from tinygrad_ce import optim  # noqa: E402
 from tinygrad_ce.models import GPT, GPTConfig  # noqa: E402
+from tinygrad_ce.timing import peak_bytes  # noqa: E402
 
 
 def _batches(vocab: int, batch: int, block: int, count: int, seed: int = 0) -> list:
@@ -142,12 +142,7 @@ def main(argv: list[str] | None = None) -> None:
                 run(x, y)
                 times[name].append(time.process_time() - start)
 
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    tracemalloc.reset_peak()
-    step_ours(*batches[0])
-    peak = tracemalloc.get_traced_memory()[1] - base
-    tracemalloc.stop()
+    peak = peak_bytes(lambda: step_ours(*batches[0]))
 
     tokens = args.batch * cfg.block_size
     print(
