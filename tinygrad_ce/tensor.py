@@ -358,7 +358,10 @@ class Tensor:
         """Permute axes as ``np.transpose``; with no argument reverse them."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes or None)
+        out = ops.Transpose.apply(self, axes=axes or None)
+        if self.name and out._ctx is None and (not axes or tuple(axes) == (1, 0)):
+            out.name = f"{self.name}^T"  # a constant's transpose is a leaf: keep its name
+        return out
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """Exchange two axes."""

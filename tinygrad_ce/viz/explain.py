@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 from .. import symbolic as E
 from ..symbolic import Expr
 from .graph import Labels, backward_order, forward_order
-from .rules import backward_exprs, rule_parts
+from .rules import backward_exprs, named_rule_parts, pieces_text
 
 
 def explain(
@@ -140,7 +140,7 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
             g = E.atom(f"g{k}")
         args = [labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
         sent = backward_exprs(ctx, g, args, labels[t], labels.constant_name)
-        parts = rule_parts(ctx, len(ctx.inputs))
+        parts = [pieces_text(p) for p in named_rule_parts(ctx, args, labels[t])]
         pieces = []
         detail = [f"g = {g_text}"]
         for i, (x, need) in enumerate(zip(ctx.inputs, ctx.needs, strict=True)):

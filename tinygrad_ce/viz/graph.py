@@ -123,6 +123,7 @@ class Labels:
         self.definitions: dict[str, str] = {}
         self.named: set[int] = set()
         names = check_names(names)
+        self._tensors, self._names = tensors, names
         # a named tensor may enter an op as a plain array (a cross-entropy target): know its data
         self._by_data = {id(t._data): str(n) for t, n in names.items() if isinstance(t, Tensor)}
         for t in tensors:
@@ -164,6 +165,17 @@ class Labels:
                 self._labels[id(t)] = E.atom(sym)
                 continue
             self._labels[id(t)] = E.atom("...")
+
+    def full_text(self, t: Tensor, max_len: int) -> str | None:
+        """``t``'s formula written out without symbols, or None when longer than ``max_len``."""
+        if self._tensors is None:
+            return None
+        wide = Labels(self._tensors, self._names, max_len=max_len)
+        text = wide.text(t)
+        hidden = set(re.findall(r"[A-Za-z_]\w*", text)) & {
+            sym for sym in wide.definitions if sym.startswith("t")
+        }  # intermediate symbols; constants (c1) keep their own node in the picture
+        return None if hidden or text == "..." else text
 
     def constant(self, value: Any) -> Expr:
         """A non-Tensor argument: a number (``2``, ``0.25``), a known name, or ``c1``, ``c2``..."""
