@@ -360,7 +360,8 @@ class Tensor:
             axes = tuple(axes[0])
         out = ops.Transpose.apply(self, axes=axes or None)
         if self.name and out._ctx is None and (not axes or tuple(axes) == (1, 0)):
-            out.name = f"{self.name}^T"  # a constant's transpose is a leaf: keep its name
+            # a constant's transpose is a leaf: it keeps the name, transposed
+            out.name = self.name[:-2] if self.name.endswith("^T") else f"{self.name}^T"
         return out
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:

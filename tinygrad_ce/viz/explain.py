@@ -140,7 +140,11 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
             g = E.atom(f"g{k}")
         args = [labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
         sent = backward_exprs(ctx, g, args, labels[t], labels.constant_name)
-        parts = [pieces_text(p) for p in named_rule_parts(ctx, args, labels[t])]
+        parts = (  # only the printed steps need their rules written out
+            [pieces_text(p) for p in named_rule_parts(ctx, args, labels[t])]
+            if k <= max_steps
+            else [""] * len(args)
+        )
         pieces = []
         detail = [f"g = {g_text}"]
         for i, (x, need) in enumerate(zip(ctx.inputs, ctx.needs, strict=True)):

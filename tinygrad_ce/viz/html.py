@@ -72,7 +72,8 @@ def to_html(
     step highlights the op, shows the upstream gradient ``g`` that arrived (its shape, and its
     values when it has at most ``max_values`` entries), the VJP rule in the operands' own names
     (``dy = (A^T)^T @ g = A @ g``) and the gradient sent to each input; a side panel keeps the
-    running gradient of every leaf. Keys: right/left arrows step, Home resets, space plays.
+    running gradient of every leaf. Keys: right/left arrows step, Home/End jump to the first/last
+    step, space plays.
 
     Parameters
     ----------

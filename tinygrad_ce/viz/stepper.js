@@ -59,7 +59,8 @@
   function body(step) {
     const out = ['<div class="phase">' + esc(step.phase) + "</div>"];
     if (step.text) out.push("<p>" + esc(step.text) + "</p>");
-    if (step.formula) out.push('<div class="rule">' + esc(step.formula) + "</div>");
+    if (step.declared) out.push('<div>the op computes <span class="rule">' +
+      ruleHtml(step.declared) + "</span></div>");
     (step.values || []).forEach((v) => {
       out.push("<div><b>" + esc(v.label) + "</b> " + valueHtml(v) + "</div>");
     });
@@ -129,7 +130,8 @@
     if (timer) { stop(); return; }
     if (k === steps.length - 1) go(0);
     $("play").innerHTML = "&#x23F8; pause";
-    timer = setInterval(() => { if (k >= steps.length - 1) stop(); else go(k + 1); }, 900);
+    const ms = Number(document.body.dataset.interval) || 900;  // a test may speed it up
+    timer = setInterval(() => { if (k >= steps.length - 1) stop(); else go(k + 1); }, ms);
   }
   $("step").addEventListener("click", () => { stop(); go(k + 1); });
   $("back").addEventListener("click", () => { stop(); go(k - 1); });
@@ -139,6 +141,7 @@
     if (e.key === "ArrowRight" || e.key === "ArrowDown") { stop(); go(k + 1); }
     else if (e.key === "ArrowLeft" || e.key === "ArrowUp") { stop(); go(k - 1); }
     else if (e.key === "Home") { stop(); go(0); }
+    else if (e.key === "End") { stop(); go(steps.length - 1); }
     else if (e.key === " ") { play(); }
     else return;
     e.preventDefault();

@@ -13,6 +13,7 @@ Nothing here changes the graph or any ``.grad``.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ def record_steps(
                 "node": ids.get(id(t)),
                 "op": _op_id(ids.get(id(t))),
                 "reads": [ids.get(id(x)) for x in ctx.inputs if isinstance(x, Tensor)],
-                "formula": f"{_text(labels, t)} = {ctx.output} = {ctx.formula or ctx.name}",
+                "declared": _pieces(_declared(ctx)),
                 "values": [_described(t, labels, ids, max_values)],
             }
         )
@@ -222,6 +223,20 @@ def _backward_steps(
     ]
     final = {key: _json_numbers(np.asarray(v).tolist()) for key, v in running.items()}
     return {"steps": steps, "leaves": leaf_info, "grads": final}
+
+
+def _declared(ctx: Any) -> list[Piece]:
+    """The op's forward as it declares it (``Z = A @ B``), its letters marked as its own."""
+    letters = set(ctx.args) | {ctx.output}
+    text = f"{ctx.output} = {ctx.formula}" if ctx.formula else ctx.name
+    pieces: list[Piece] = []
+    pos = 0
+    for m in re.finditer(r"[A-Za-z_]\w*", text):
+        if m.group(0) in letters and text[m.start() - 1 : m.start()] != ".":
+            pieces += [(text[pos : m.start()], False), (m.group(0), True)]
+            pos = m.end()
+    pieces.append((text[pos:], False))
+    return [p for p in pieces if p[0]]
 
 
 def _described(t: Tensor, labels: Labels, ids: dict[int, str], max_values: int) -> dict:
