@@ -146,6 +146,13 @@ def test_compact_drops_intermediate_tensors_and_puts_shapes_on_edges():
     assert re.search(r"\top\d+ -> op\d+ \[label=\"\(3,\)\"\]", src)  # op to op, with a shape
     assert "label=<A^T y<br/>" in full and "label=<A^T y<br/>" not in src  # no intermediates
     assert "CE(softmax(A^T y), x)" in src  # the root keeps its name
+    # rules never name an intermediate the compact picture does not draw (t1)
+    rules = draw_graph(loss, names=names, compact=True, rules=True).source
+    assert "dt1" not in rules and "d(t1" not in rules and "d(A^T y - c1) = g" in rules
+    # an unnamed root is written out whole when its formula fits, instead of "result"
+    unnamed = {t: n for t, n in names.items() if t is not loss}
+    root = node_line(draw_graph(loss, names=unnamed, compact=True).source, "t0 [")
+    assert "-sum((A^T y - c1 - log(sum(exp(A^T y - c1)))) * x)" in root and "result" not in root
 
 
 def test_shared_input_is_one_node_with_two_edges():

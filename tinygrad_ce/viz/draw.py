@@ -390,7 +390,7 @@ def _op_node(
     if fused:
         lines.append(("small", "fused: softmax + log + sum in one node"))
     if rules:
-        lines.extend(("rulehtml", part) for part in _rule_html(ctx, t, labels))
+        lines.extend(("rulehtml", part) for part in _rule_html(ctx, t, labels, hidden))
     fill, line = COLORS["fused" if fused else "op"]
     attrs = {"peripheries": "2", "penwidth": "1.8"} if fused else {}
     dot.node(
@@ -447,10 +447,17 @@ def _op_node(
         dot.edge(const_id, op_id, label=_edge_label(edge_text), style="dashed")
 
 
-def _rule_html(ctx: Any, t: Tensor, labels: Labels) -> list[str]:
-    """The op's rules in its operands' names, one per input that needs a gradient (as HTML)."""
-    args = [labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
-    parts = named_rule_parts(ctx, args, labels.get(t))
+def _rule_html(ctx: Any, t: Tensor, labels: Labels, hidden: set[int]) -> list[str]:
+    """The op's rules in its operands' names, one per input that needs a gradient (as HTML).
+
+    A tensor not drawn (``compact``) whose label uses a symbol (``t1``) is not named in a rule:
+    the symbol would point at nothing in the picture."""
+
+    def shown(x: Tensor) -> Any:
+        return None if id(x) in hidden and labels.uses_intermediate_symbols(x) else labels.get(x)
+
+    args = [shown(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
+    parts = named_rule_parts(ctx, args, shown(t))
     wanted = [p for p, need in zip(parts, ctx.needs, strict=True) if need] or parts[:1]
     out: list[str] = []
     for pieces in wanted:

@@ -172,10 +172,13 @@ class Labels:
             return None
         wide = Labels(self._tensors, self._names, max_len=max_len)
         text = wide.text(t)
-        hidden = set(re.findall(r"[A-Za-z_]\w*", text)) & {
-            sym for sym in wide.definitions if sym.startswith("t")
-        }  # intermediate symbols; constants (c1) keep their own node in the picture
-        return None if hidden or text == "..." else text
+        return None if wide.uses_intermediate_symbols(t) or text == "..." else text
+
+    def uses_intermediate_symbols(self, t: Tensor) -> bool:
+        """True when ``t``'s label names an intermediate by a symbol (``t3``): a compact picture
+        does not draw it (leaves ``t1`` and constants ``c1`` keep their own nodes)."""
+        words = set(re.findall(r"[A-Za-z_]\w*", self.text(t)))
+        return bool(words & {sym for sym in self.definitions if sym.startswith("t")})
 
     def constant(self, value: Any) -> Expr:
         """A non-Tensor argument: a number (``2``, ``0.25``), a known name, or ``c1``, ``c2``..."""
