@@ -104,6 +104,7 @@ def shown(browser) -> dict:
           current: current,
           title: document.getElementById("step-title").textContent,
           rules: [...document.querySelectorAll("#step-body .send .rule")].map(e => e.textContent),
+          formulas: [...document.querySelectorAll("#step-body .formula")].map(e => e.textContent),
           generic: [...document.querySelectorAll("#step-body var.generic")].map(e => e.textContent),
           leaves: leaves,
         };
@@ -139,6 +140,11 @@ def test_textbook_mid_backward_shows_matmul_its_rule_and_the_gradient_of_y(brows
     assert now["phase"] == "backward" and now["title"] == "backward step 2: MatMul"
     assert now["node"] == order[1] and now["current"] == [order[1]]
     assert now["rules"] == ["d(A^T) = g @ y^T", "dy = (A^T)^T @ g = A @ g"]
+    assert now["formulas"] == [
+        "g = softmax(A^T y) - x",
+        "dL/d(A^T) = outer(softmax(A^T y) - x, y)",
+        "dL/dy = A @ (softmax(A^T y) - x)",
+    ]
     y_key = next(k for k, g in grads.items() if g.shape == (4,))
     np.testing.assert_allclose(now["leaves"][y_key], grads[y_key], rtol=1e-6)
     a_key = next(k for k, g in grads.items() if g.shape == (4, 3))

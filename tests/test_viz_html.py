@@ -110,6 +110,10 @@ def test_textbook_steps_show_the_rule_in_the_learners_names_and_the_real_numbers
     assert rules == ["d(A^T) = g @ y^T", "dy = (A^T)^T @ g = A @ g"]
     np.testing.assert_allclose(matmul["sends"][1]["value"]["values"], A @ delta, rtol=1e-5)
     assert matmul["sends"][1]["jacobian"] == 3 * 4  # (3,) output by (4,) input, never built
+    # beside the rule, the gradient as a formula (explain's): the founding question's answer
+    assert matmul["g"] == "softmax(A^T y) - x"
+    assert matmul["sends"][1]["formula"] == "dL/dy = A @ (softmax(A^T y) - x)"
+    assert transpose["sends"][0]["formula"] == "dL/dA = outer(y, softmax(A^T y) - x)"
     assert transpose["sends"][0]["rule"] == [["dA = g^T", False]]
     assert data["steps"][0]["phase"] == "intro" and data["steps"][-1]["phase"] == "done"
 
@@ -176,6 +180,7 @@ def test_a_large_graph_is_cut_with_a_note_and_its_steps_collapsed():
     data = page.data
     assert data["cut"] > 500 and "nodes are not drawn" in page.html
     assert [s["phase"] for s in data["steps"]].count("cut") == 2  # one forward, one backward
+    assert all(send["formula"] == "" for s in backward_steps(data) for send in s["sends"])
     assert len(data["steps"]) < 30 and len(page.html) < 200_000
     loss.backward()
     (key,) = data["grads"]

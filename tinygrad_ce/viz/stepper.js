@@ -66,10 +66,12 @@
     });
     if (step.phase === "seed") out.push("<div>g " + valueHtml(step.upstream, "grad") + "</div>");
     if (step.phase === "backward") {
-      out.push('<div class="upstream-box">g = dL/d(<b>' + esc(step.label) + "</b>) arrives: " +
+      out.push('<div class="upstream-box">g = dL/d(<b>' + esc(step.label) + "</b>) arrives" +
+        (step.g ? ': <div class="formula">g = ' + esc(step.g) + "</div>" : ": ") +
         valueHtml(step.upstream, "grad") + "</div>");
       step.sends.forEach((s) => {
         out.push('<div class="send"><div class="rule">' + ruleHtml(s.rule) + "</div>" +
+          (s.formula ? '<div class="formula">' + esc(s.formula) + "</div>" : "") +
           "<div>sends to <b>" + esc(s.label) + "</b>" +
           (s.adds ? " (added to what it already has: +=)" : "") + ": " +
           valueHtml(s.value, "grad") + "</div>" +

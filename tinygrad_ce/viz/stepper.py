@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
+from .. import symbolic as E
 from ..tensor import Tensor
 from .graph import Labels
-from .rules import Piece, named_rule_parts
+from .rules import Piece, backward_exprs, named_rule_parts
 
 MAX_VALUES = 16  # arrays with at most this many entries are shown in full
 
@@ -116,13 +117,14 @@ def record_steps(
                 "values": [_described(t, labels, ids, max_values)],
             }
         )
-    backward = _backward_steps(root, labels, ids, max_values)
+    whole = all(id(t) in ids for t in order)  # nothing cut: every gradient gets its formula
+    backward = _backward_steps(root, labels, ids, max_values, whole)
     steps.extend(backward["steps"])
     return {"steps": steps, "leaves": backward["leaves"], "grads": backward["grads"]}
 
 
 def _backward_steps(
-    root: Tensor, labels: Labels, ids: dict[int, str], max_values: int
+    root: Tensor, labels: Labels, ids: dict[int, str], max_values: int, whole: bool
 ) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     if not root.requires_grad:
@@ -153,6 +155,7 @@ def _backward_steps(
     )
     grads: dict[int, Any] = {id(root): seed}
     running: dict[str, Any] = {}
+    formulas = _Formulas(root, labels) if whole else None
     k = 0
     for t in order:
         g = grads.pop(id(t), None)
@@ -162,15 +165,26 @@ def _backward_steps(
         k += 1
         with autograd.no_grad():
             sent = ctx.backward(g, t._data, *ctx.arrays)
-        args = [labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
-        rules = named_rule_parts(ctx, args, labels.get(t))
+        node = ids.get(id(t))
+        rules = None  # a step beyond the picture's cut is only counted: no rules, no values
+        if node is not None:
+            args = [
+                labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs
+            ]
+            rules = named_rule_parts(ctx, args, labels.get(t))
         sends, updates = [], {}
+        g_text, sent_formulas = formulas.step(t, k) if formulas else ("", [])
         for i, (x, need, gx) in enumerate(zip(ctx.inputs, ctx.needs, sent, strict=True)):
             if not need or gx is None:
                 continue
             gx = autograd._fit_to(gx, x._data)
             again = id(x) in grads
             grads[id(x)] = gx if not again else grads[id(x)] + gx
+            if x._ctx is None:  # the leaf's running gradient: what .grad will receive
+                running[keys[id(x)]] = grads[id(x)]
+                updates[keys[id(x)]] = array_info(grads[id(x)], max_values)
+            if rules is None:
+                continue
             sends.append(
                 {
                     "to": ids.get(id(x)),
@@ -179,12 +193,10 @@ def _backward_steps(
                     "adds": bool(again),
                     "jacobian": int(t.size) * int(x.size),
                     "value": array_info(gx, max_values),
+                    "formula": sent_formulas[i] if sent_formulas else "",
                 }
             )
-            if x._ctx is None:  # the leaf's running gradient: what .grad will receive
-                running[keys[id(x)]] = grads[id(x)]
-                updates[keys[id(x)]] = array_info(grads[id(x)], max_values)
-        if ids.get(id(t)) is None:  # beyond the picture's cut: one collapsed step
+        if node is None:  # beyond the picture's cut: one collapsed step
             if not steps or steps[-1]["phase"] != "cut":
                 steps.append({"phase": "cut", "title": "", "count": 0, "leaf_updates": {}})
             steps[-1]["count"] += 1
@@ -196,10 +208,11 @@ def _backward_steps(
                 "phase": "backward",
                 "title": f"backward step {k}: {ctx.name}",
                 "k": k,
-                "node": ids.get(id(t)),
-                "op": _op_id(ids.get(id(t))),
+                "node": node,
+                "op": _op_id(node),
                 "label": _text(labels, t),
                 "upstream": array_info(g, max_values),
+                "g": g_text,
                 "sends": sends,
                 "leaf_updates": updates,
             }
@@ -237,6 +250,46 @@ def _declared(ctx: Any) -> list[Piece]:
             pos = m.end()
     pieces.append((text[pos:], False))
     return [p for p in pieces if p[0]]
+
+
+class _Formulas:
+    """Each gradient as a formula in the tensors' names, as ``explain`` writes it.
+
+    Only for a graph drawn whole (every tensor has a label). A formula longer than
+    ``max_len`` characters is named after its step (``g6``), as ``explain`` does.
+    """
+
+    def __init__(self, root: Tensor, labels: Labels, max_len: int = 72) -> None:
+        self.labels, self.max_len = labels, max_len
+        self.grads: dict[int, Any] = {id(root): E.ONE if root.size == 1 else E.atom("g")}
+
+    def step(self, t: Tensor, k: int) -> tuple[str, list[str]]:
+        """``g`` arriving at ``t`` (step ``k``) and ``dL/d(input) = ...`` for each input."""
+        labels, ctx = self.labels, t._ctx
+        g = self.grads.pop(id(t), E.atom("0"))
+        g_text = g.render()
+        if len(g_text) > self.max_len // 2:
+            g_text, g = f"{g_text}   (call it g{k})", E.atom(f"g{k}")
+        args = [labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
+        sent = backward_exprs(ctx, g, args, labels[t], labels.constant_name)
+        out = []
+        for x, need, d in zip(ctx.inputs, ctx.needs, sent, strict=True):
+            if not need or d is None:
+                out.append("")
+                continue
+            prev = self.grads.get(id(x))
+            self.grads[id(x)] = d if prev is None else E.add(prev, d)
+            text = d.render()
+            op = "+=" if prev is not None else "="
+            out.append(
+                f"dL/d{_wrapped(labels[x])} {op} {text}" if len(text) <= 3 * self.max_len else ""
+            )
+        return g_text, out
+
+
+def _wrapped(label: Any) -> str:
+    text = label.render()
+    return text if text.isidentifier() else f"({text})"
 
 
 def _described(t: Tensor, labels: Labels, ids: dict[int, str], max_values: int) -> dict:
