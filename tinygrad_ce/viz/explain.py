@@ -28,10 +28,10 @@ def explain(
     """Print (and return) the backward pass of ``root``, step by step, as ``backward()`` runs it.
 
     Each step is one op's vector-Jacobian product (VJP): the op, the shape of the upstream
-    gradient ``g`` it receives, the rule it applies and the shape of the gradient it sends to
-    each input::
+    gradient ``g`` it receives, the rule it applies (the op's declared rule with its operands'
+    names filled in, then simplified) and the shape of the gradient it sends to each input::
 
-        2  MatMul  upstream (3,)  dA = g @ B^T -> (3, 5)   dB = A^T @ g -> (5,)
+        2  MatMul  upstream (3,)  d(A^T) = g @ y^T -> (3, 4)   dy = (A^T)^T @ g = A @ g -> (4,)
 
     Under it, the same step in symbols: what ``g`` is, and the gradient each input receives
     (``dL/dy = A @ (softmax(A^T y) - x)``), built from the names of the tensors. The footer
@@ -68,9 +68,11 @@ def explain(
     ``^T`` transpose; ``@`` a matrix product (contraction) in a gradient; a matrix product
     inside a value is written by juxtaposition (``A^T y``); ``outer(a, b)`` is ``a b^T``;
     ``[x > 0]`` is 1 where true, else 0; ``sum(g, axis=0)`` undoes broadcasting; ``onehot(y)``
-    the one-hot rows of class labels. Unnamed leaves are ``t1, t2, ...`` and constant arrays
-    ``c1, c2, ...``; a long intermediate value gets a ``t<k>`` symbol defined at the end. The
-    seed ``g = 1`` of a scalar loss drops out of the formulas.
+    the one-hot rows of class labels. In a rule, ``{x}`` is the op's own letter, left where
+    its operand has no short name (``d{x} = g / {x}``), never one of your tensors. Unnamed
+    leaves are ``t1, t2, ...`` and constant arrays ``c1, c2, ...``; a long intermediate value
+    gets a ``t<k>`` symbol defined at the end. The seed ``g = 1`` of a scalar loss drops out of
+    the formulas.
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"explain() takes a Tensor, got {type(root).__name__}")
