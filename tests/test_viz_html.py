@@ -156,6 +156,15 @@ def test_the_page_is_self_contained_and_displays_in_jupyter(tmp_path):
     assert "written to" in repr(page) and isinstance(page, HtmlGraph)
 
 
+def test_jupyter_displays_the_page_inline():
+    formatters = pytest.importorskip("IPython.core.formatters")
+    loss, names = textbook_graph(fused=True)
+    bundle, _ = formatters.DisplayFormatter().format(to_html(loss, names=names))
+    assert (
+        bundle["text/html"].startswith("<iframe srcdoc=") and "stepper-data" in bundle["text/html"]
+    )
+
+
 def test_without_graphviz_the_page_lists_the_nodes_and_still_steps(monkeypatch):
     import graphviz
 
