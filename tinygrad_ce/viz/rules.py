@@ -24,19 +24,6 @@ def is_fused(fn: Any) -> bool:
     return bool(fn.fused)
 
 
-def rule_lines(fn: Any) -> list[str]:
-    """The VJP rules shown on an op node, one line per argument (``dA = g @ B^T``)."""
-    return list(fn.rules()) or [NO_RULE]
-
-
-def rule_parts(fn: Any, n_inputs: int) -> list[str]:
-    """One rule per input; when the op declares another number, its whole rule for each."""
-    parts = rule_lines(fn)
-    if len(parts) != n_inputs:
-        return [",  ".join(parts)] * n_inputs
-    return parts
-
-
 def argument_names(fn: Any, n_inputs: int) -> list[str]:
     """The names the rules use for the inputs (``A``, ``B``); else ``x``, ``y`` or ``arg<i>``."""
     declared = tuple(fn.args)[:n_inputs]
