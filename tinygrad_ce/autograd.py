@@ -383,11 +383,7 @@ def backprop(
             del g  # the rule was its last user: free it now
             for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
                 if need and gx is not None:
-                    xdata = x._data  # sum back over broadcast axes, cast to the input's dtype
-                    if gx.shape != xdata.shape:
-                        gx = unbroadcast(gx, xdata.shape)
-                    if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
-                        gx = gx.astype(xdata.dtype)
+                    gx = fit_gradient(gx, x._data)
                     prev = grads.get(x)
                     grads[x] = gx if prev is None else prev + gx
     if wanted_set is None:
@@ -395,6 +391,15 @@ def backprop(
         for t, g in found.items():
             _accumulate(t, g, handed_out)
     return found
+
+
+def fit_gradient(gx: Any, x: np.ndarray) -> Any:
+    """A rule's gradient for input ``x``, summed back over broadcast axes and cast to its dtype."""
+    if gx.shape != x.shape:
+        gx = unbroadcast(gx, x.shape)
+    if gx.dtype is not x.dtype and gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    return gx
 
 
 class _gc_paused:  # noqa: N801  (used like a function: `with _gc_paused():`)

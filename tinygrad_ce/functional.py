@@ -232,7 +232,11 @@ def _cross_entropy_unfused(logits: Tensor, spec: Target, reduction: str) -> Tens
 
     Nodes: Sub (max shift, a constant), Exp, Sum, Log, Sub (= log_softmax), then GetItem and
     Neg (class indices) or Mul, Sum, Neg (a target matrix), then the reduction (Sum, Mul).
+    One row of logits, shape ``(C,)``, is the textbook's ``-sum(x * log_softmax(z))``: no
+    reshape to ``(1, C)`` and back, and no sum or division for a mean over one row.
     """
+    if not spec.batch_shape:
+        return _cross_entropy_one_row(logits, spec, reduction)
     z = logits.reshape((spec.n, spec.classes))
     shifted = z - stable_shift(z.data, 1)  # the max is a constant: it cancels in the maths
     log_probs = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
@@ -250,6 +254,20 @@ def _cross_entropy_unfused(logits: Tensor, spec: Target, reduction: str) -> Tens
     if reduction == "mean" and not spec.denominator:
         return per_item.sum() * 0.0  # nothing to average: 0, not NaN (see cross_entropy)
     return _reduce(per_item, reduction, spec.denominator)
+
+
+def _cross_entropy_one_row(z: Tensor, spec: Target, reduction: str) -> Tensor:
+    """The composed loss for logits of shape ``(C,)``, as a teacher writes it on the board."""
+    shifted = z - stable_shift(z.data, 0)  # the max is a constant: it cancels in the maths
+    log_probs = shifted - shifted.exp().sum().log()
+    if spec.plain:
+        loss = -log_probs[int(spec.y[0])]
+    else:
+        tmat = spec.dense(z.dtype)[0] if spec.kind == "index" else spec.smoothed_probs(spec.probs)
+        loss = -(log_probs * tmat).sum()
+    if reduction != "mean" or spec.denominator == 1.0:
+        return loss  # "none" and "sum" of one row, and the mean over one row, are the row's loss
+    return loss * (1.0 / spec.denominator) if spec.denominator else loss * 0.0
 
 
 # ---------------------------------------------------------------------------------------------
