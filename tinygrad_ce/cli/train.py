@@ -32,7 +32,16 @@ from .argtypes import check_output_dir, non_negative_int
 # held-out fraction when --test-size is not given
 PRESETS: dict[str, dict[str, Any]] = {
     "digits": {"hidden": [128], "epochs": 30, "test_size": 0.2, "standardize": True},
+    "mnist5k": {"hidden": [128], "epochs": 20, "test_size": 0.2, "standardize": True},
+    "mnist": {"hidden": [128], "epochs": 5, "test_size": 0.1, "standardize": True},
+    "fashion-mnist": {"hidden": [128], "epochs": 5, "test_size": 0.1, "standardize": True},
 }
+# --model cnn (image data sets only): epochs and whether to batch-normalise, per data set
+CNN_PRESETS: dict[str, dict[str, Any]] = {
+    "digits": {"epochs": 30, "batch_norm": True, "hidden": [64]},
+    "mnist5k": {"epochs": 10, "batch_norm": True, "hidden": [64]},
+}
+CNN_DEFAULT: dict[str, Any] = {"epochs": 3, "batch_norm": True, "hidden": [64]}
 # the trainer is for small models: refuse (rather than run out of memory) above this
 MAX_PARAMETERS = 20_000_000
 DEFAULT_PRESET: dict[str, Any] = {
@@ -82,6 +91,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default="spiral",
         metavar="NAME",
         help=f"one of: {', '.join(names)} (default: spiral)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="mlp, or cnn: a LeNet-style CNN (models.CNN) for image data sets (default: mlp)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the IDX files of --dataset mnist or fashion-mnist (never downloaded)",
     )
     parser.add_argument(
         "--hidden",
@@ -185,6 +205,17 @@ def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
     if args.dataset not in names:
         error(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(names)}")
     preset = PRESETS.get(args.dataset, DEFAULT_PRESET)
+    model_kind = getattr(args, "model", "mlp")
+    cnn_preset = CNN_PRESETS.get(args.dataset, CNN_DEFAULT)
+    info = _dataset_info(args.dataset)
+    if model_kind == "cnn" and info.image_shape is None:
+        images = ", ".join(n for n in names if _dataset_info(n).image_shape)
+        error(f"--model cnn needs an image data set ({images}), got {args.dataset!r}")
+    data_dir = getattr(args, "data_dir", None)
+    if info.needs_data_dir and not data_dir:
+        error(f"--dataset {args.dataset} is read from IDX files you have: pass --data-dir DIR")
+    if model_kind == "cnn" and args.epochs is None:
+        preset = {**preset, "epochs": cnn_preset["epochs"], "hidden": cnn_preset["hidden"]}
     try:
         hidden = parse_hidden(args.hidden) if args.hidden else list(preset["hidden"])
     except ValueError as err:
@@ -209,6 +240,9 @@ def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
         weight_decay = 0.01 if args.optimizer == "adamw" else 0.0
     return {
         "dataset": args.dataset,
+        "model": model_kind,
+        "batch_norm": bool(cnn_preset["batch_norm"]) if model_kind == "cnn" else None,
+        "data_dir": data_dir,
         "hidden": hidden,
         "activation": args.activation,
         "epochs": int(epochs),
@@ -231,6 +265,25 @@ def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # building blocks
+
+
+def _dataset_info(name: str) -> Any:
+    from tinygrad_ce.data import DATASETS
+
+    return DATASETS[name]
+
+
+def build_model(cfg: dict[str, Any], n_in: int, n_out: int) -> Any:
+    """The MLP, or for ``--model cnn`` a ``models.CNN`` sized for the data set's images."""
+    if cfg.get("model") != "cnn":
+        return build_mlp(n_in, cfg["hidden"], n_out, cfg["activation"])
+    from tinygrad_ce.models import CNN
+
+    shape = _dataset_info(cfg["dataset"]).image_shape
+    if shape[1] >= 28:  # LeNet-like: 5x5 kernels
+        return CNN(shape, n_out, channels=(16, 32), kernel_size=5, hidden=cfg["hidden"],
+                   batch_norm=cfg["batch_norm"])  # fmt: skip
+    return CNN(shape, n_out, hidden=cfg["hidden"], batch_norm=cfg["batch_norm"])
 
 
 def build_mlp(n_in: int, hidden: list[int], n_out: int, activation: str = "relu") -> Any:
@@ -288,7 +341,8 @@ def _one_blas_thread() -> Any:
 def _load(cfg: dict[str, Any]) -> dict[str, Any]:
     from tinygrad_ce import data
 
-    X, y = data.load_dataset(cfg["dataset"], seed=cfg["seed"])
+    extra = {"data_dir": cfg["data_dir"]} if cfg.get("data_dir") else {}
+    X, y = data.load_dataset(cfg["dataset"], seed=cfg["seed"], **extra)
     if cfg["test_size"] > 0:
         X_train, X_test, y_train, y_test = data.train_test_split(
             X, y, test_size=cfg["test_size"], seed=cfg["seed"], stratify=True
@@ -300,6 +354,10 @@ def _load(cfg: dict[str, Any]) -> dict[str, Any]:
         scaler = data.Standardizer().fit(X_train)
         X_train = scaler.transform(X_train)
         X_test = scaler.transform(X_test) if X_test is not None else None
+    if cfg.get("model") == "cnn":  # the CNN takes (N, C, H, W) images
+        shape = _dataset_info(cfg["dataset"]).image_shape
+        X_train = X_train.reshape(-1, *shape)
+        X_test = X_test.reshape(-1, *shape) if X_test is not None else None
     return {
         "X_raw": X,
         "y_raw": y,
@@ -360,11 +418,12 @@ def _write_plots(cfg: dict, d: dict, model: Any, history: Any, out: Path) -> dic
             title=f"{cfg['dataset']}: decision boundary after {cfg['epochs']} epochs",
         )
         files["decision_boundary"] = out / "decision_boundary.png"
-    elif cfg["dataset"] == "digits":
+    elif _dataset_info(cfg["dataset"]).image_shape is not None:
         X_show = d["X_test"] if d["X_test"] is not None else d["X_train"]
         y_show = d["y_test"] if d["y_test"] is not None else d["y_train"]
         pred = predict(model, X_show)
-        images = d["scaler"].inverse_transform(X_show) if d["scaler"] is not None else X_show
+        flat = X_show.reshape(len(X_show), -1)
+        images = d["scaler"].inverse_transform(flat) if d["scaler"] is not None else flat
         wrong = np.flatnonzero(pred != y_show)
         order = np.concatenate([wrong, np.flatnonzero(pred == y_show)])[:40]
         plots.plot_digits(
@@ -375,10 +434,24 @@ def _write_plots(cfg: dict, d: dict, model: Any, history: Any, out: Path) -> dic
             title=f"{len(wrong)} mistakes of {len(y_show)} digits (mistakes first)",
         )
         files["digits"] = out / "digits.png"
+        if cfg.get("model") == "cnn":
+            files.update(_write_cnn_plots(model, X_show[:1], y_show[0], out))
     import matplotlib.pyplot as plt
 
     plt.close("all")
     return files
+
+
+def _write_cnn_plots(model: Any, image: np.ndarray, label: int, out: Path) -> dict[str, Path]:
+    """The first conv layer's filters, and the feature maps of one test image."""
+    from tinygrad_ce import nn, plots
+
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    plots.plot_filters(conv.weight, out / "filters.png", title="first conv layer's filters")
+    plots.plot_feature_maps(
+        model, image, out / "feature_maps.png", title=f"feature maps of a test digit ({label})"
+    )
+    return {"filters": out / "filters.png", "feature_maps": out / "feature_maps.png"}
 
 
 def _fmt_pct(x: float | None) -> str:
@@ -391,8 +464,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     cfg = resolve_config(args, parser.error)
     d = _load(cfg)
-    n_params = mlp_parameters([d["X_train"].shape[1], *cfg["hidden"], d["classes"]])
-    if n_params > MAX_PARAMETERS:
+    n_params = mlp_parameters([d["X_raw"].shape[1], *cfg["hidden"], d["classes"]])
+    if cfg.get("model") != "cnn" and n_params > MAX_PARAMETERS:
         parser.error(
             f"--hidden {','.join(map(str, cfg['hidden']))} makes an MLP with {n_params:,} "
             f"parameters; this trainer is for small models (at most {MAX_PARAMETERS:,})"
@@ -417,7 +490,7 @@ def _run(cfg: dict[str, Any], d: dict[str, Any], started: float) -> int:
         return 1
 
     nn.manual_seed(cfg["seed"])
-    model = build_mlp(d["X_train"].shape[1], cfg["hidden"], d["classes"], cfg["activation"])
+    model = build_model(cfg, d["X_raw"].shape[1], d["classes"])
     optimizer = build_optimizer(cfg, model.parameters())
     scheduler = build_scheduler(cfg, optimizer)
     loss_fn = nn.CrossEntropyLoss(fused=cfg["fused"])
@@ -425,9 +498,16 @@ def _run(cfg: dict[str, Any], d: dict[str, Any], started: float) -> int:
         d["X_train"], d["y_train"], batch_size=cfg["batch_size"], shuffle=True, seed=cfg["seed"]
     )
     val = (d["X_test"], d["y_test"]) if d["X_test"] is not None else None
-    sizes = "-".join(str(n) for n in [d["X_train"].shape[1], *cfg["hidden"], d["classes"]])
+    sizes = "-".join(str(n) for n in [d["X_raw"].shape[1], *cfg["hidden"], d["classes"]])
+    if cfg.get("model") == "cnn":
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+        fcs = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        widths = [fcs[0].in_features] + [m.out_features for m in fcs]
+        sizes = "conv " + "-".join(str(c.out_channels) for c in convs)
+        sizes += ", fc " + "-".join(map(str, widths))
+    kind = "CNN" if cfg.get("model") == "cnn" else "MLP"
     print(
-        f"training MLP {sizes} ({model.num_parameters():,} parameters, {cfg['activation']}) on "
+        f"training {kind} {sizes} ({model.num_parameters():,} parameters, {cfg['activation']}) on "
         f"{cfg['dataset']}: {len(d['y_train'])} training points"
         + (f", {len(d['y_test'])} held out" if val else "")
         + f"; {cfg['optimizer']} lr {cfg['lr']:g}, {cfg['schedule']} schedule, batch "
@@ -533,6 +613,8 @@ def _report(cfg, final_train, final_test, seconds, check, files, notes) -> None:
         "curves": "loss and accuracy curves",
         "decision_boundary": "decision boundary",
         "digits": "test digits, mistakes first",
+        "filters": "first conv layer's filters",
+        "feature_maps": "feature maps of one test digit",
         "graph": "graph of one batch's loss",
     }
     print(f"wrote to {cfg['out']}/:")

@@ -56,14 +56,14 @@ def out_size(n: int, k: int, s: int, p: int) -> int:
     return (n + 2 * p - k) // s + 1
 
 
-def check_window(op: str, x_shape: tuple, kernel: Pair, padding: Pair, what: str) -> None:
+def check_window(op: str, x_shape: tuple, kernel: Pair, padding: Pair, what: str = "") -> None:
     """Raise when the kernel does not fit in the padded input (naming both shapes)."""
     if len(x_shape) != 4:
         raise ValueError(f"{op} expects an input of shape (N, C, H, W), got {tuple(x_shape)}")
     padded = (x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
         raise ValueError(
-            f"{op}: {what} {kernel[0]}x{kernel[1]} is larger than the padded input "
+            f"{op}: kernel {kernel[0]}x{kernel[1]}{what} is larger than the padded input "
             f"{padded[0]}x{padded[1]} (input {tuple(x_shape)}, padding {padding}); "
             "use a smaller kernel or more padding"
         )
@@ -72,7 +72,7 @@ def check_window(op: str, x_shape: tuple, kernel: Pair, padding: Pair, what: str
 def check_conv(x_shape: tuple, w_shape: tuple, b_shape: tuple | None, padding: Pair) -> None:
     if len(w_shape) != 4:
         raise ValueError(f"conv2d expects a weight of shape (O, C, kh, kw), got {w_shape}")
-    check_window("conv2d", x_shape, w_shape[2:], padding, f"kernel {w_shape}")
+    check_window("conv2d", x_shape, w_shape[2:], padding, f" (weight of shape {tuple(w_shape)})")
     if x_shape[1] != w_shape[1]:
         raise ValueError(
             f"conv2d: input of shape {tuple(x_shape)} has {x_shape[1]} channels but the weight "
@@ -256,6 +256,9 @@ class Conv2d(_Conv):
         "db = sum(g, axis=(0, 2, 3))",
     )
 
+    def rules(self):
+        return self.vjp[: len(getattr(self, "inputs", self.vjp))]  # no bias: no db rule
+
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         check_conv(x.shape, w.shape, None if b is None else np.shape(b), padding)
         self.stride, self.padding, self.kernel = stride, padding, w.shape[2:]
@@ -364,7 +367,7 @@ class _Pool(Function):
 
     def _setup(self, x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair) -> None:
         op = self.fname
-        check_window(op, x.shape, kernel, padding, "kernel")
+        check_window(op, x.shape, kernel, padding)
         if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
             raise ValueError(
                 f"{op}: padding {padding} must be at most half the kernel {kernel} "
