@@ -259,6 +259,7 @@ def test_conv_node_shows_kernel_and_stride_in_the_graph():
     loss = F.conv2d(x, w, stride=2).sum()
     source = draw_graph(loss, rules=True).source
     assert "conv2d(x, W; 3x3, stride 2)" in source
+    assert "W 3x1x3x3, stride 2, padding 0" in source  # the node's detail line
     assert "flip(W)^T" in source
 
 

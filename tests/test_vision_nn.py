@@ -76,14 +76,14 @@ def test_batch_norm_eval_mode_uses_running_stats_and_changes_nothing():
     assert bn.training
 
 
-def test_batch_norm_vjp_and_hessian_vector_product():
+def test_composed_batch_norm_vjp_and_hessian_vector_product():
     w, b = rand((3,), 3), rand((3,), 4)
-    check_vjp(lambda x, w, b: F.batch_norm(x, training=True, weight=w, bias=b),
+    check_vjp(lambda x, w, b: F.batch_norm(x, training=True, weight=w, bias=b, fused=False),
               [rand((4, 3, 2, 2), 1), w, b])  # fmt: skip
-    check_vjp(lambda x: F.batch_norm(x, training=True), [rand((5, 3), 5)])
+    check_vjp(lambda x: F.batch_norm(x, training=True, fused=False), [rand((5, 3), 5)])
 
     def loss(x, w, b):
-        y = F.batch_norm(x, weight=w, bias=b, training=True)
+        y = F.batch_norm(x, weight=w, bias=b, training=True, fused=False)
         return (y.tanh() * rand((4, 3, 2, 2), 6)).sum()
 
     _hvp_check(loss, [rand((4, 3, 2, 2), 1), w, b])
@@ -205,3 +205,39 @@ def test_torch_oracle_conv_pool_batch_norm():
     np.testing.assert_allclose(bn.running_var.data, tbn.running_var.numpy(), rtol=1e-6)
     bn.eval(), tbn.eval()
     np.testing.assert_allclose(bn(x).data, tbn(torch.tensor(x)).detach().numpy(), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused batch-norm node against the composed one
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2, 2), (3, 2, 4)])
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
+def test_fused_batch_norm_matches_the_composed_one(shape, affine):
+    c = shape[1]
+    w = rand((c,), 3) if affine in ("both", "weight") else None
+    b = rand((c,), 4) if affine in ("both", "bias") else None
+    x = rand(shape, 1)
+    up = rand(shape, 2)
+    results = []
+    for fused in (True, False):
+        xt = Tensor(x, requires_grad=True)
+        params = [None if a is None else Tensor(a, requires_grad=True) for a in (w, b)]
+        y = F.batch_norm(xt, weight=params[0], bias=params[1], training=True, fused=fused)
+        (y * up).sum().backward()
+        results.append([y.data, xt.grad] + [p.grad for p in params if p is not None])
+    assert (y._ctx.name == "BatchNorm") is False  # the last one was composed
+    for a, b_ in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b_, atol=1e-10)
+
+
+def test_fused_batch_norm_vjp_and_hessian_vector_product():
+    x, w, b = rand((4, 3, 2, 2), 1), rand((3,), 3), rand((3,), 4)
+    check_vjp(lambda x, w, b: F.batch_norm(x, weight=w, bias=b, training=True), [x, w, b])
+
+    def loss(x, w, b):
+        y = F.batch_norm(x, weight=w, bias=b, training=True)
+        assert y.grad_fn.name == "BatchNorm"
+        return (y.tanh() * rand((4, 3, 2, 2), 6)).sum()
+
+    _hvp_check(loss, [x, w, b])

@@ -31,6 +31,7 @@ from .ops.loss import (
     read_target,
     softmax_of,
 )
+from .ops.norm import BatchNorm
 from .ops.reduce import stable_shift
 from .tensor import Tensor
 
@@ -401,8 +402,9 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    fused: bool = True,
 ) -> Tensor:
-    """Batch normalisation over every axis but the channels (axis 1), composed of primitive ops.
+    """Batch normalisation over every axis but the channels (axis 1).
 
     Parameters
     ----------
@@ -415,6 +417,11 @@ def batch_norm(
         The affine map applied after normalising (``gamma``, ``beta``).
     training : bool
         Normalise with the batch's statistics (True) or the running ones (False).
+    fused : bool
+        With batch statistics: True (default) records one ``ops.BatchNorm`` node with the
+        compact backward ``dx = r (dxh - mean(dxh) - xh mean(dxh xh))``; False composes the
+        value of primitive nodes (Sum, Sub, Mul, Pow, ...), each with its own rule. Same values
+        and gradients, both differentiable again.
 
     Returns
     -------
@@ -422,8 +429,7 @@ def batch_norm(
 
         y = (x - mean) / sqrt(var + eps) * weight + bias     (var the biased batch variance)
 
-    Every step is a recorded primitive (Sum, Sub, Mul, Pow, ...), so the gradient, including
-    how the batch mean and variance depend on ``x``, is differentiable again.
+    In eval mode (running statistics) it is an affine map with constant scale and shift.
     """
     x = _float_tensor(x, "batch_norm input")
     if x.ndim < 2:
@@ -446,14 +452,20 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got an input "
                 f"of shape {x.shape}"
             )
+        if training and (running_mean is not None or running_var is not None):
+            data = x.data
+            if running_mean is not None:
+                _update_running(running_mean, data.mean(axis=axes), momentum)
+            if running_var is not None:
+                unbiased = data.var(axis=axes) * (count / max(count - 1, 1))
+                _update_running(running_var, unbiased, momentum)
+        if fused:
+            if weight is None and bias is not None:
+                weight = np.ones(channels, x.dtype)
+            return BatchNorm.apply(x, *[a for a in (weight, bias) if a is not None], eps=eps)
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)
-        if training and running_mean is not None:
-            _update_running(running_mean, mean.data.reshape(-1), momentum)
-        if training and running_var is not None:
-            unbiased = var.data.reshape(-1) * (count / (count - 1))
-            _update_running(running_var, unbiased, momentum)
         y = centered * (var + eps) ** -0.5
     else:
         rm, rv = (

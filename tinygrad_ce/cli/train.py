@@ -39,9 +39,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 # --model cnn (image data sets only): epochs and whether to batch-normalise, per data set
 CNN_PRESETS: dict[str, dict[str, Any]] = {
     "digits": {"epochs": 30, "batch_norm": True, "hidden": [64]},
-    "mnist5k": {"epochs": 10, "batch_norm": True, "hidden": [64]},
+    "mnist5k": {"epochs": 10, "batch_norm": True, "hidden": [120, 84]},
 }
-CNN_DEFAULT: dict[str, Any] = {"epochs": 3, "batch_norm": True, "hidden": [64]}
+CNN_DEFAULT: dict[str, Any] = {"epochs": 3, "batch_norm": True, "hidden": [120, 84]}
 # the trainer is for small models: refuse (rather than run out of memory) above this
 MAX_PARAMETERS = 20_000_000
 DEFAULT_PRESET: dict[str, Any] = {
@@ -214,7 +214,7 @@ def resolve_config(args: argparse.Namespace, error: Any) -> dict[str, Any]:
     data_dir = getattr(args, "data_dir", None)
     if info.needs_data_dir and not data_dir:
         error(f"--dataset {args.dataset} is read from IDX files you have: pass --data-dir DIR")
-    if model_kind == "cnn" and args.epochs is None:
+    if model_kind == "cnn":
         preset = {**preset, "epochs": cnn_preset["epochs"], "hidden": cnn_preset["hidden"]}
     try:
         hidden = parse_hidden(args.hidden) if args.hidden else list(preset["hidden"])
@@ -280,9 +280,9 @@ def build_model(cfg: dict[str, Any], n_in: int, n_out: int) -> Any:
     from tinygrad_ce.models import CNN
 
     shape = _dataset_info(cfg["dataset"]).image_shape
-    if shape[1] >= 28:  # LeNet-like: 5x5 kernels
-        return CNN(shape, n_out, channels=(16, 32), kernel_size=5, hidden=cfg["hidden"],
-                   batch_norm=cfg["batch_norm"])  # fmt: skip
+    if shape[1] >= 28:  # LeNet-5's layout: 5x5 kernels, 6 and 16 channels
+        return CNN(shape, n_out, channels=(6, 16), kernel_size=5, padding=(2, 0),
+                   hidden=cfg["hidden"], batch_norm=cfg["batch_norm"])  # fmt: skip
     return CNN(shape, n_out, hidden=cfg["hidden"], batch_norm=cfg["batch_norm"])
 
 

@@ -12,6 +12,7 @@ in the file of its kind, a method on ``Tensor`` or a function in ``functional`` 
 ``linalg``         MatMul, Affine (a whole linear layer in one node)
 ``conv``           Conv2d (with Conv2dInputGrad, Conv2dWeightGrad: its rules, convolutions
                    again), MaxPool2d, AvgPool2d
+``norm``           BatchNorm (training mode, one node, the compact backward)
 ``loss``           SoftmaxCrossEntropy (fused) and the target handling it shares with the
                    composed loss
 =================  ==========================================================================
@@ -26,6 +27,7 @@ from .conv import AvgPool2d, Conv2d, Conv2dInputGrad, Conv2dWeightGrad, MaxPool2
 from .elementwise import Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, log
 from .linalg import Affine, MatMul
 from .loss import SoftmaxCrossEntropy
+from .norm import BatchNorm
 from .reduce import Max, Sum
 from .shape import (
     BroadcastTo,
@@ -43,6 +45,7 @@ __all__ = [
     "Add",
     "Affine",
     "AvgPool2d",
+    "BatchNorm",
     "BroadcastTo",
     "Cast",
     "Conv2d",

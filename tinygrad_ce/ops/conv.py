@@ -235,6 +235,10 @@ class _Conv(Function):
         xp = x if self.padding == (0, 0) else E.call("pad", x, E.atom(_pair_text(self.padding)))
         return E.T(E.call("conv2d", E.T(xp), E.T(_dilated(g, self.stride))))
 
+    def detail(self) -> str:
+        s, p = _pair_text(self.stride), _pair_text(self.padding)
+        return f"kernel {self.kernel[0]}x{self.kernel[1]}, stride {s}, padding {p}"
+
     def _conv_expr(self, x: E.Expr, w: E.Expr) -> E.Expr:
         geometry = _geometry(self.kernel, self.stride, self.padding)
         return E.atom(f"conv2d({x.render()}, {w.render()}; {geometry})")
@@ -259,9 +263,15 @@ class Conv2d(_Conv):
     def rules(self):
         return self.vjp[: len(getattr(self, "inputs", self.vjp))]  # no bias: no db rule
 
+    def detail(self) -> str:
+        shape = "x".join(map(str, self.w_shape))
+        s, p = _pair_text(self.stride), _pair_text(self.padding)
+        return f"W {shape}, stride {s}, padding {p}"
+
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0)):
         check_conv(x.shape, w.shape, None if b is None else np.shape(b), padding)
         self.stride, self.padding, self.kernel = stride, padding, w.shape[2:]
+        self.w_shape = w.shape
         z, self.cols = conv2d_array(x, w, stride, padding)
         if b is not None:
             z = z + b.reshape(-1, 1, 1)
@@ -375,6 +385,10 @@ class _Pool(Function):
             )
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.in_shape = x.shape
+
+    def detail(self) -> str:
+        s, p = _pair_text(self.stride), _pair_text(self.padding)
+        return f"window {self.kernel[0]}x{self.kernel[1]}, stride {s}, padding {p}"
 
     def formula_expr(self, args, namer=None):
         geometry = _geometry(self.kernel, self.stride, self.padding)
