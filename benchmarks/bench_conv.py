@@ -1,5 +1,5 @@
-"""Convolution speed and memory: tinygrad_ce against a hand-written numpy im2col conv and
-PyTorch's eager CPU conv, in one run, on one BLAS thread.
+"""Convolution speed and memory: tinygrad_ce against a hand-written numpy im2col conv,
+PyTorch's eager CPU conv and MyGrad (both when installed), in one run, on one BLAS thread.
 
 Cases (float32):
 
@@ -10,9 +10,11 @@ Cases (float32):
   5x5, ReLU, max-pool 2, 120, 84, 10, softmax cross-entropy, SGD update).
 
 The numpy reference is what one writes by hand: ``sliding_window_view`` + one matmul forward,
-``dW = G^T cols``, ``dx`` by adding the columns back per kernel offset (col2im), and the same
+``dW = G^T cols``, ``dx`` by adding the columns back per kernel offset (col2im, summing in
+an NHWC buffer that matches the columns' layout), and the same
 for the LeNet step with hand-written ReLU, pooling, linear and loss backward. The table gives
-the median time of each and the ratios (tinygrad_ce / numpy, tinygrad_ce / torch). Peak memory
+the median time of each (measured round-robin: one call of each in turn, so a busy machine
+slows all alike) and the ratios (tinygrad_ce / numpy, tinygrad_ce / torch). Peak memory
 of one LeNet step (forward + backward) comes from ``tracemalloc`` (numpy reports its buffers to
 it; PyTorch's allocator does not, so it has no figure).
 
@@ -51,17 +53,27 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # PyTorch is optional: its column is left empty
     torch = None
+try:  # MyGrad (another numpy autodiff library) is optional too
+    import mygrad
+    from mygrad.nnet.layers import conv_nd, max_pool
+    from mygrad.nnet.losses import softmax_crossentropy
+except ImportError:
+    mygrad = None
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def median_times(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict:
+    """The median time of each function, measured round-robin (one call of each in turn), so
+    that a busy machine slows every implementation alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 # --- the hand-written numpy reference ----------------------------------------------------------
@@ -88,12 +100,12 @@ def np_conv_backward(g, x_shape, w, cols, pad):
     dw = (g2.T @ cols).reshape(w.shape)
     db = g2.sum(axis=0)
     dcols = (g2 @ w.reshape(o, -1)).reshape(n, ho, wo, c, kh, kw)
-    dxp = np.zeros((n, c, h + 2 * pad, wd + 2 * pad), dtype=g.dtype)
+    dxp = np.zeros((n, h + 2 * pad, wd + 2 * pad, c), dtype=g.dtype)  # NHWC, as dcols
     for i in range(kh):
         for j in range(kw):
-            dxp[:, :, i : i + ho, j : j + wo] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
-    dx = dxp[:, :, pad : pad + h, pad : pad + wd] if pad else dxp
-    return dx, dw, db
+            dxp[:, i : i + ho, j : j + wo] += dcols[:, :, :, :, i, j]
+    dx = dxp[:, pad : pad + h, pad : pad + wd] if pad else dxp
+    return dx.transpose(0, 3, 1, 2), dw, db
 
 
 def np_pool_forward(x):
@@ -165,7 +177,7 @@ def conv_layer_case(n, c, h, o, k, pad, repeats):
         z, cols = np_conv_forward(x, w, b, pad)
         np_conv_backward(g, x.shape, w, cols, pad)
 
-    times = {"tinygrad_ce": median_time(ours, repeats), "numpy": median_time(reference, repeats)}
+    fns = {"tinygrad_ce": ours, "numpy": reference}
     if torch is not None:
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
         tg = torch.tensor(g)
@@ -174,8 +186,16 @@ def conv_layer_case(n, c, h, o, k, pad, repeats):
             tx.grad = tw.grad = tb.grad = None
             torch.nn.functional.conv2d(tx, tw, tb, padding=pad).backward(tg)
 
-        times["torch"] = median_time(theirs, repeats)
-    return times
+        fns["torch"] = theirs
+    if mygrad is not None:
+        mx, mw, mb = (mygrad.tensor(a) for a in (x, w, b))
+
+        def mygrads():
+            z = conv_nd(mx, mw, stride=1, padding=pad) + mb[:, None, None]
+            z.backward(g)
+
+        fns["mygrad"] = mygrads
+    return median_times(fns, repeats)
 
 
 def lenet_case(repeats, n=64):
@@ -200,7 +220,7 @@ def lenet_case(repeats, n=64):
     def reference():
         np_lenet_step(np_params, x, y, lr)
 
-    times = {"tinygrad_ce": median_time(ours, repeats), "numpy": median_time(reference, repeats)}
+    fns = {"tinygrad_ce": ours, "numpy": reference}
     if torch is not None:
         tmodel = torch.nn.Sequential(
             torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -220,7 +240,25 @@ def lenet_case(repeats, n=64):
             loss.backward()
             opt.step()
 
-        times["torch"] = median_time(theirs, repeats)
+        fns["torch"] = theirs
+    if mygrad is not None:
+        mparams = [mygrad.tensor(a) for a in start]
+
+        def mygrads():
+            w1, b1, w2, b2, w3, b3, w4, b4, w5, b5 = mparams
+            h = mygrad.maximum(conv_nd(x, w1, stride=1, padding=2) + b1[:, None, None], 0)
+            h = max_pool(h, (2, 2), 2)
+            h = mygrad.maximum(conv_nd(h, w2, stride=1) + b2[:, None, None], 0)
+            h = max_pool(h, (2, 2), 2).reshape(n, -1)
+            h = mygrad.maximum(h @ w3.T + b3, 0)
+            h = mygrad.maximum(h @ w4.T + b4, 0)
+            loss = softmax_crossentropy(h @ w5.T + b5, y)
+            loss.backward()
+            for k, p in enumerate(mparams):
+                mparams[k] = mygrad.tensor(p.data - lr * p.grad)
+
+        fns["mygrad"] = mygrads
+    times = median_times(fns, repeats)
 
     # peak memory of one step (forward + backward), as tracemalloc sees numpy's buffers
     peaks = {}
@@ -251,23 +289,23 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_bytes": peaks,
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
+        "mygrad": None if mygrad is None else mygrad.__version__,
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return result
     print("fwd+bwd, median of runs, 1 BLAS thread (ratios: tinygrad_ce / other)")
-    head = f"{'case':<36} {'tinygrad_ce':>11} {'numpy':>9} {'torch':>9}"
-    head += f" {'vs numpy':>9} {'vs torch':>9}"
+    others = ["numpy", "torch", "mygrad"]
+    head = f"{'case':<36} {'tinygrad_ce':>11}" + "".join(f" {o:>9}" for o in others)
+    head += "".join(f" {'vs ' + o:>10}" for o in others)
     print(head)
     print("-" * len(head))
     for name, t in cases.items():
-        ours, ref, tt = t["tinygrad_ce"], t["numpy"], t.get("torch")
-        torch_ms = f"{tt * 1e3:7.2f}ms" if tt else f"{'n/a':>9}"
-        vs_torch = f"{ours / tt:8.2f}x" if tt else f"{'n/a':>9}"
-        print(
-            f"{name:<36} {ours * 1e3:9.2f}ms {ref * 1e3:7.2f}ms {torch_ms} {ours / ref:8.2f}x "
-            f"{vs_torch}"
-        )
+        ours = t["tinygrad_ce"]
+        line = f"{name:<36} {ours * 1e3:9.2f}ms"
+        line += "".join(f" {t[o] * 1e3:7.2f}ms" if o in t else f" {'n/a':>9}" for o in others)
+        line += "".join(f" {ours / t[o]:9.2f}x" if o in t else f" {'n/a':>10}" for o in others)
+        print(line)
     print(
         f"peak memory of one LeNet step (tracemalloc): tinygrad_ce "
         f"{peaks['tinygrad_ce'] / 2**20:.1f} MiB, numpy reference {peaks['numpy'] / 2**20:.1f} MiB "
