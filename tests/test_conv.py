@@ -264,7 +264,8 @@ def test_conv_node_shows_kernel_and_stride_in_the_graph():
 
 
 # ---------------------------------------------------------------------------------------------
-# the op catalogue (tests/test_op_catalogue.py is not on this branch yet): op -> (fn, inputs)
+# the op catalogue (tests/test_op_catalogue.py is not on this branch yet): op class name ->
+# (fn, [float64 inputs]), to move into its CASES
 
 _S, _P = (2, 1), (1, 0)
 CASES = {
@@ -282,6 +283,10 @@ CASES = {
     ),
     "MaxPool2d": (lambda x: F.max_pool2d(x, 3, 2, 1), [rand((2, 2, 5, 5), 8)]),
     "AvgPool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1), [rand((2, 2, 5, 5), 9)]),
+    "BatchNorm": (
+        lambda x, w, b: F.batch_norm(x, weight=w, bias=b, training=True),
+        [rand((3, 2, 2, 3), 10), rand((2,), 11), rand((2,), 12)],
+    ),
 }
 
 
