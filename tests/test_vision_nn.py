@@ -241,3 +241,32 @@ def test_fused_batch_norm_vjp_and_hessian_vector_product():
         return (y.tanh() * rand((4, 3, 2, 2), 6)).sum()
 
     _hvp_check(loss, [x, w, b])
+
+
+# ---------------------------------------------------------------------------------------------
+# pictures of a CNN
+
+
+def test_plot_filters_and_feature_maps(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from tinygrad_ce import plots
+
+    nn.manual_seed(0)
+    model = nn.CNN((1, 8, 8), 10, channels=(4, 6), hidden=8, batch_norm=True)
+    fig = plots.plot_filters(model[0].weight, tmp_path / "f.png", title="filters")
+    assert (tmp_path / "f.png").stat().st_size > 0
+    assert sum(ax.has_data() for ax in fig.axes) == 4  # one image per filter
+    image = rand((1, 8, 8)).astype(np.float32)
+    was = [m.training for m in model.modules()]
+    fig = plots.plot_feature_maps(model, image, tmp_path / "m.png", max_maps=5)
+    assert [m.training for m in model.modules()] == was  # eval mode only while drawing
+    # the input (1 map), the first block (4 of 4) and the second (5 of 6)
+    assert sum(ax.has_data() for ax in fig.axes) == 1 + 4 + 5
+    assert np.all(model[1].running_mean.data == 0)  # drawing did not train batch norm
+    plt.close("all")
+    with pytest.raises(ValueError, match=r"\(O, C, kh, kw\)"):
+        plots.plot_filters(np.zeros((3, 3)))
+    with pytest.raises(TypeError, match="Sequential"):
+        plots.plot_feature_maps(nn.Conv2d(1, 2, 3), image)
