@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import check_vjp, rand
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_ce import Tensor, explain, grad, no_grad
 from tinygrad_ce import functional as F
@@ -294,3 +296,50 @@ CASES = {
 def test_catalogue_case(name):
     fn, arrays = CASES[name]
     check_vjp(fn, arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# properties over random geometries (hypothesis)
+
+
+@st.composite
+def geometries(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(kh - 2 * ph, 1), 7))
+    w = draw(st.integers(max(kw - 2 * pw, 1), 7))
+    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (n, c, h, w), (o, c, kh, kw), (sh, sw), (ph, pw)
+
+
+def _naive_conv(x, w, stride, padding):
+    """The definition, one output entry at a time."""
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    n, o = x.shape[0], w.shape[0]
+    kh, kw = w.shape[2:]
+    ho = (xp.shape[2] - kh) // stride[0] + 1
+    wo = (xp.shape[3] - kw) // stride[1] + 1
+    out = np.zeros((n, o, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * stride[0] : i * stride[0] + kh, j * stride[1] : j * stride[1] + kw]
+            out[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3]))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(geometries(), st.integers(0, 2**16))
+def test_conv2d_matches_its_definition_and_its_vjps_are_adjoint(geometry, seed):
+    """z = the definition; <dz, g> pairs: <x, dx> = <W, dW> = <z, g> (z is bilinear in x, W)."""
+    xs, ws, stride, padding = geometry
+    x, w = rand(xs, seed), rand(ws, seed + 1)
+    expected = _naive_conv(x, w, stride, padding)
+    xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+    z = F.conv2d(xt, wt, stride=stride, padding=padding)
+    np.testing.assert_allclose(z.data, expected, atol=1e-12)
+    g = rand(z.shape, seed + 2)
+    z.backward(g)
+    inner = float((z.data * g).sum())
+    np.testing.assert_allclose(float((x * xt.grad).sum()), inner, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(float((w * wt.grad).sum()), inner, rtol=1e-10, atol=1e-10)

@@ -153,9 +153,16 @@ def conv2d_array(
 
 
 def input_grad_array(
-    g: np.ndarray, w: np.ndarray, x_shape: tuple, stride: Pair, padding: Pair, rows=None
+    g: np.ndarray,
+    w: np.ndarray,
+    x_shape: tuple,
+    stride: Pair,
+    padding: Pair,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``conv_transpose2d(g, W)``: the gradient of ``conv2d(x, W)`` with respect to ``x``."""
+    """``conv_transpose2d(g, W)``: the gradient of ``conv2d(x, W)`` with respect to ``x``.
+
+    ``rows`` is ``g`` as ``(N Ho Wo, O)`` when the caller has it already."""
     o, c, kh, kw = w.shape
     n, _, ho, wo = g.shape
     rows = _rows(g) if rows is None else rows
@@ -164,9 +171,18 @@ def input_grad_array(
 
 
 def weight_grad_array(
-    x: np.ndarray, g: np.ndarray, w_shape: tuple, stride: Pair, padding: Pair, cols=None, rows=None
+    x: np.ndarray,
+    g: np.ndarray,
+    w_shape: tuple,
+    stride: Pair,
+    padding: Pair,
+    cols: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``x`` correlated with ``g`` over the batch: the gradient of ``conv2d(x, W)`` wrt ``W``."""
+    """``x`` correlated with ``g`` over the batch: the gradient of ``conv2d(x, W)`` wrt ``W``.
+
+    ``cols`` is the forward's im2col matrix of ``x`` and ``rows`` ``g`` as ``(N Ho Wo, O)``,
+    when the caller has them already."""
     cols = im2col(x, w_shape[2:], stride, padding) if cols is None else cols
     rows = _rows(g) if rows is None else rows
     return (rows.T @ cols).reshape(w_shape)
