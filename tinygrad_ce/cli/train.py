@@ -374,7 +374,9 @@ def _load(cfg: dict[str, Any]) -> dict[str, Any]:
 # outputs
 
 
-def _write_graph(model: Any, xb: np.ndarray, yb: np.ndarray, fused: bool, out: Path) -> tuple:
+def _write_graph(
+    model: Any, xb: np.ndarray, yb: np.ndarray, fused: bool, out: Path, rankdir: str = "LR"
+) -> tuple:
     """Draw one batch's loss; returns (path, note). SVG needs ``dot``; else the DOT text."""
     from tinygrad_ce import Tensor
     from tinygrad_ce import functional as F
@@ -388,7 +390,7 @@ def _write_graph(model: Any, xb: np.ndarray, yb: np.ndarray, fused: bool, out: P
         f"{'fused' if fused else 'unfused'} cross-entropy loss of one batch "
         f"(X: {len(xb)} rows, y: their labels)"
     )
-    dot = draw_graph(loss, names=names, rules=True, title=title)
+    dot = draw_graph(loss, names=names, rules=True, title=title, rankdir=rankdir)
     try:
         return render_graph(dot, out / "graph.svg"), None
     except GraphvizNotFoundError as err:
@@ -544,7 +546,8 @@ def _run(cfg: dict[str, Any], d: dict[str, Any], started: float) -> int:
         except ImportError as err:
             notes.append(f"plots skipped: {err} (pip install matplotlib)")
     if not cfg.get("no_graph"):
-        path, note = _write_graph(model, xb, yb, cfg["fused"], out)
+        rankdir = "TB" if cfg.get("model") == "cnn" else "LR"  # a CNN's graph is long: top down
+        path, note = _write_graph(model, xb, yb, cfg["fused"], out, rankdir)
         files["graph"] = path
         if note:
             notes.append(note)
