@@ -223,9 +223,10 @@ def test_fused_batch_norm_matches_the_composed_one(shape, affine):
     for fused in (True, False):
         xt = Tensor(x, requires_grad=True)
         params = [None if a is None else Tensor(a, requires_grad=True) for a in (w, b)]
-        y = F.batch_norm(xt, weight=params[0], bias=params[1], training=True, fused=fused)
+        rm, rv = np.zeros(c), np.ones(c)  # updated in place
+        y = F.batch_norm(xt, rm, rv, params[0], params[1], training=True, fused=fused)
         (y * up).sum().backward()
-        results.append([y.data, xt.grad] + [p.grad for p in params if p is not None])
+        results.append([y.data, xt.grad, rm, rv] + [p.grad for p in params if p is not None])
     assert (y._ctx.name == "BatchNorm") is False  # the last one was composed
     for a, b_ in zip(*results, strict=True):
         np.testing.assert_allclose(a, b_, atol=1e-10)

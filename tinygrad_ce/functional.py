@@ -452,21 +452,27 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got an input "
                 f"of shape {x.shape}"
             )
-        if training and (running_mean is not None or running_var is not None):
-            data = x.data
-            if running_mean is not None:
-                _update_running(running_mean, data.mean(axis=axes), momentum)
-            if running_var is not None:
-                unbiased = data.var(axis=axes) * (count / max(count - 1, 1))
-                _update_running(running_var, unbiased, momentum)
         if fused:
             if weight is None and bias is not None:
                 weight = np.ones(channels, x.dtype)
-            return BatchNorm.apply(x, *[a for a in (weight, bias) if a is not None], eps=eps)
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
-        y = centered * (var + eps) ** -0.5
+            y = BatchNorm.apply(x, *[a for a in (weight, bias) if a is not None], eps=eps)
+            node = y._ctx  # the node's statistics, when it was recorded
+            stats = (node.mean, node.var) if node is not None else None
+        else:
+            mean = x.mean(axis=axes, keepdims=True)
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)
+            y = centered * (var + eps) ** -0.5
+            stats = (mean.data.reshape(-1), var.data.reshape(-1))
+        if training and (running_mean is not None or running_var is not None):
+            if stats is None:
+                stats = (x.data.mean(axis=axes), x.data.var(axis=axes))
+            if running_mean is not None:
+                _update_running(running_mean, stats[0], momentum)
+            if running_var is not None:  # the unbiased variance, as PyTorch keeps
+                _update_running(running_var, stats[1] * (count / (count - 1)), momentum)
+        if fused:
+            return y
     else:
         rm, rv = (
             v.data if isinstance(v, Tensor) else np.asarray(v) for v in (running_mean, running_var)
