@@ -25,6 +25,7 @@ from helpers import check_second_order, check_vjp, positive, rand
 
 import tinygrad_ce
 from tinygrad_ce import F, Function, Tensor, draw_graph, explain, ops
+from tinygrad_ce.ops import conv as C
 
 
 def _distinct(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -33,6 +34,8 @@ def _distinct(shape: tuple[int, ...], seed: int) -> np.ndarray:
     values = (np.arange(n) - n / 2 + 0.5) * 0.4
     return np.random.default_rng(seed).permutation(values).reshape(shape)
 
+
+S2, P2 = (2, 1), (1, 0)  # a stride and a padding that differ between the two axes
 
 # op class name -> (function of Tensors, its float64 inputs)
 CASES: dict[str, tuple[Callable[..., Tensor], list[np.ndarray]]] = {
@@ -64,6 +67,24 @@ CASES: dict[str, tuple[Callable[..., Tensor], list[np.ndarray]]] = {
     "ScatterAdd": (
         lambda x: ops.scatter_add(x, np.array([0, 0, 3]), (4, 2)) ** 2,
         [rand((3, 2), 1)],
+    ),
+    "Conv2d": (
+        lambda x, w, b: F.conv2d(x, w, b, S2, P2),
+        [rand((2, 2, 5, 4), 1), rand((3, 2, 3, 2), 2), rand((3,), 3)],
+    ),  # fmt: skip
+    "Conv2dInputGrad": (
+        lambda g, w: C.Conv2dInputGrad.apply(g, w, x_shape=(2, 2, 5, 4), stride=S2, padding=P2),
+        [rand((2, 3, 3, 3), 4), rand((3, 2, 3, 2), 5)],
+    ),
+    "Conv2dWeightGrad": (
+        lambda x, g: C.Conv2dWeightGrad.apply(x, g, w_shape=(3, 2, 3, 2), stride=S2, padding=P2),
+        [rand((2, 2, 5, 4), 6), rand((2, 3, 3, 3), 7)],
+    ),
+    "MaxPool2d": (lambda x: F.max_pool2d(x, 3, 2, 1), [rand((2, 2, 5, 5), 8)]),
+    "AvgPool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1), [rand((2, 2, 5, 5), 9)]),
+    "BatchNorm": (
+        lambda x, w, b: F.batch_norm(x, weight=w, bias=b, training=True),
+        [rand((3, 2, 2, 3), 10), rand((2,), 11), rand((2,), 12)],
     ),
     "SoftmaxCrossEntropy": (
         lambda z, t: F.cross_entropy(z, t * t, reduction="sum"),

@@ -170,6 +170,11 @@ class Function:
         """This node's VJP rules, one per argument (a node may specialise its class's ``vjp``)."""
         return self.vjp
 
+    def detail(self) -> str:
+        """A short line on this node's settings (a conv's kernel and stride), drawn under its
+        name; empty for most ops."""
+        return ""
+
     def formula_expr(self, args: list[Expr], namer: Namer | None = None) -> Expr:
         """The output as a formula in the operands' formulas ``args`` (for ``explain``)."""
         if not self.formula:

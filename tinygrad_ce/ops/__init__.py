@@ -10,6 +10,9 @@ in the file of its kind, a method on ``Tensor`` or a function in ``functional`` 
 ``reduce``         Sum Max
 ``shape``          Reshape Transpose BroadcastTo GetItem ScatterAdd
 ``linalg``         MatMul, Affine (a whole linear layer in one node)
+``conv``           Conv2d (with Conv2dInputGrad, Conv2dWeightGrad: its rules, convolutions
+                   again), MaxPool2d, AvgPool2d
+``norm``           BatchNorm (training mode, one node, the compact backward)
 ``loss``           SoftmaxCrossEntropy (fused) and the target handling it shares with the
                    composed loss
 =================  ==========================================================================
@@ -20,9 +23,11 @@ input's shape (``autograd.unbroadcast``). Rules run on ndarrays or on Tensors (f
 gradients), so they use only operations both provide.
 """
 
+from .conv import AvgPool2d, Conv2d, Conv2dInputGrad, Conv2dWeightGrad, MaxPool2d
 from .elementwise import Abs, Add, Cast, Div, Exp, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sub, Tanh, log
 from .linalg import Affine, MatMul
 from .loss import SoftmaxCrossEntropy
+from .norm import BatchNorm
 from .reduce import Max, Sum
 from .shape import (
     BroadcastTo,
@@ -39,14 +44,20 @@ __all__ = [
     "Abs",
     "Add",
     "Affine",
+    "AvgPool2d",
+    "BatchNorm",
     "BroadcastTo",
     "Cast",
+    "Conv2d",
+    "Conv2dInputGrad",
+    "Conv2dWeightGrad",
     "Div",
     "Exp",
     "GetItem",
     "Log",
     "MatMul",
     "Max",
+    "MaxPool2d",
     "Mul",
     "Neg",
     "Pow",

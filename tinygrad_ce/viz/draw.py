@@ -387,6 +387,8 @@ def _op_node(
     op_id = f"op{walk.ids[id(t)][1:]}"
     fused = is_fused(ctx)
     lines: list[tuple[str, str]] = [("title", ctx.name)]
+    if ctx.detail():
+        lines.append(("small", ctx.detail()))
     if fused:
         lines.append(("small", "fused: softmax + log + sum in one node"))
     if rules:
