@@ -121,7 +121,8 @@ class Function:
     * ``vjp``: one rule per argument, ``("dA = g @ B^T", "dB = A^T @ g")``, ``g`` being the
       upstream gradient. Written in Python's arithmetic (``x^T`` for a transpose), a rule is
       turned into a formula in the operands' own names by ``explain``;
-    * ``fused``: the node stands for several textbook ops (drawn so that it stands out);
+    * ``fused``: for a node that stands for several textbook ops, which ones
+      (``"softmax + log + sum"``; drawn so that it stands out), else "";
       ``commutative``: argument order does not matter (edges get no names); ``broadcasts``:
       elementwise with numpy broadcasting (``explain`` writes the summing back).
 
@@ -136,7 +137,7 @@ class Function:
     output: str = "z"
     formula: str = ""
     vjp: tuple[str, ...] = ()
-    fused: bool = False
+    fused: str = ""
     commutative: bool = False
     broadcasts: bool = False
 

@@ -270,7 +270,7 @@ class SoftmaxCrossEntropy(Function):
     args, output = ("z", "T"), "L"
     formula = "sum(T) logsumexp(z) - sum(T z) (reduced)"
     vjp = ("dz = g * (sum(T) softmax(z) - T)", "dT = -g * log_softmax(z)")
-    fused = True
+    fused = "softmax + log + sum"
 
     def forward(self, z, target, spec: Target, reduction: str):
         self.spec, self.reduction = spec, reduction

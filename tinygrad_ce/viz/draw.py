@@ -390,7 +390,7 @@ def _op_node(
     if ctx.detail():
         lines.append(("small", ctx.detail()))
     if fused:
-        lines.append(("small", "fused: softmax + log + sum in one node"))
+        lines.append(("small", f"fused: {ctx.fused} in one node"))
     if rules:
         lines.extend(("rulehtml", part) for part in _rule_html(ctx, t, labels, hidden))
     fill, line = COLORS["fused" if fused else "op"]

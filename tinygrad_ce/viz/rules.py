@@ -21,7 +21,7 @@ NO_RULE = "(no rule declared)"
 
 def is_fused(fn: Any) -> bool:
     """True for a node that stands for several textbook ops (drawn so that it stands out)."""
-    return bool(fn.fused)
+    return bool(fn.fused)  # the ops it fuses, "" for a primitive
 
 
 def argument_names(fn: Any, n_inputs: int) -> list[str]:
