@@ -29,7 +29,7 @@ def test_writes_an_svg(tmp_path, capsys):
     assert main(["graph", "--out", str(out), "--rules", "--legend"]) == 0
     svg = out.read_text()
     assert svg.startswith("<?xml") and "<svg" in svg
-    assert "SoftmaxCrossEntropy" in svg and "dA = g @ B^T" in svg and "legend" in svg
+    assert "SoftmaxCrossEntropy" in svg and "dy = (A^T)^T @ g = A @ g" in svg and "legend" in svg
     assert "wrote" in capsys.readouterr().err
 
 

@@ -83,7 +83,7 @@ def test_missing_dot_falls_back_to_dot_text(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--dataset", "mnist"], "unknown dataset 'mnist'; choose one of: spiral"),
+        (["--dataset", "cifar"], "unknown dataset 'cifar'; choose one of: spiral"),
         (["--epochs", "-3"], "--epochs must be >= 1"),
         (["--epochs", "0"], "--epochs must be >= 1"),
         (["--hidden", "64,x"], "--hidden: bad hidden spec '64,x'"),

@@ -310,6 +310,28 @@ def test_fused_graph_is_one_node_and_unfused_is_many():
     assert len(graph_nodes(F.cross_entropy(Tensor(np.zeros(5), requires_grad=True), 1))) == 1
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_unfused_one_row_is_the_textbook_composition(reduction):
+    """1-D logits: -sum(x * log_softmax(z)), no reshape round trip, no sum or x1 for the mean."""
+    from tinygrad_ce.autograd import topological_order
+
+    def ops(loss):
+        return [t._ctx.name for t in topological_order(loss) if t._ctx is not None]
+
+    z = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    probs = F.cross_entropy(z, np.array([0.2, 0.5, 0.3]), fused=False, reduction=reduction)
+    assert ops(probs) == ["Sub", "Exp", "Sum", "Log", "Sub", "Mul", "Sum", "Neg"]
+    label = F.cross_entropy(z, 2, fused=False, reduction=reduction)
+    assert ops(label) == ["Sub", "Exp", "Sum", "Log", "Sub", "GetItem", "Neg"]
+    assert probs.shape == label.shape == ()
+    # a mean that is not over one plain row (weights) still divides
+    weighted = F.cross_entropy(z, 2, fused=False, weight=[1.0, 1.0, 4.0])
+    assert ops(weighted)[-1] == "Mul"
+    np.testing.assert_allclose(
+        weighted.item(), F.cross_entropy(z, 2, weight=[1.0, 1.0, 4.0]).item(), rtol=1e-12
+    )
+
+
 def test_fused_node_saves_one_n_by_c_array():
     z = np.random.default_rng(7).standard_normal((8, 5))
     node = F.cross_entropy(Tensor(z, requires_grad=True), np.arange(8) % 5)._ctx

@@ -453,9 +453,12 @@ def test_one_hot():
 
 
 def test_registry():
-    assert set(DATASETS) == {"spiral", "moons", "circles", "blobs", "xor", "digits"}
+    assert set(DATASETS) == {"spiral", "moons", "circles", "blobs", "xor", "digits", "mnist5k",
+                             "mnist", "fashion-mnist"}  # fmt: skip
     for name, info in DATASETS.items():
         assert isinstance(info, DatasetInfo) and info.name == name and info.description
+        if info.needs_data_dir:
+            continue  # tests/test_vision_data.py writes IDX files for these
         X, y = load_dataset(name, seed=1)
         assert X.shape[1] == info.n_features and X.dtype == np.float32 and y.dtype == np.int64
         assert info.is_2d == (X.shape[1] == 2)
@@ -472,5 +475,5 @@ def test_load_dataset_matches_generators_and_forwards_options():
 
 
 def test_load_dataset_unknown_name_lists_choices():
-    with pytest.raises(ValueError, match="unknown data set 'mnist'; choose one of: spiral, moons"):
-        load_dataset("mnist")
+    with pytest.raises(ValueError, match="unknown data set 'cifar'; choose one of: spiral, moons"):
+        load_dataset("cifar")

@@ -243,7 +243,8 @@ def test_explain_shows_the_softmax_vjp_inside_causal_attention():
     ]
     assert "t1 = where(causal, (q * 0.707107) k^T, -inf)" in text  # the masked, scaled scores
     assert "t2 = exp(t1 - c1) / sum(exp(t1 - c1), axis=1)" in text  # the softmax
-    assert "dx = g / y" in text and "dy = -g * z / y" in text  # the quotient rule of softmax
+    # the quotient rule of softmax, in the operands' names ({y}: the row sum, too long to inline)
+    assert "d(exp(t1 - c1)) = g / {y}" in text and "d{y} = -g * t2 / {y}" in text
     assert "dL/dv = t2^T @ 1" in text  # values get the attention weights' transpose
     assert "where(causal, g5 * exp(t1 - c1), 0)" in text  # masked entries get no gradient
     assert "No Jacobian was built" in text

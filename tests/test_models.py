@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_ce import nn
+from tinygrad_ce import models, nn
 from tinygrad_ce.models import MLP, mlp_parameter_count
 
 
@@ -33,5 +33,6 @@ def test_nn_mlp_is_models_mlp_and_nn_does_not_import_models():
     assert nn.MLP is MLP
     code = "import sys, tinygrad_ce.nn; sys.exit('tinygrad_ce.models' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
-    with pytest.raises(AttributeError, match="no attribute 'CNN'"):
-        nn.CNN  # noqa: B018
+    assert nn.CNN is models.CNN and nn.LeNet is models.LeNet
+    with pytest.raises(AttributeError, match="no attribute 'GPT2'"):
+        nn.GPT2  # noqa: B018

@@ -24,8 +24,8 @@ import pytest
 from helpers import check_second_order, check_vjp, positive, rand
 
 import tinygrad_ce
-from tinygrad_ce import F, Function, Tensor, explain, ops
-from tinygrad_ce.viz.rules import rule_lines
+from tinygrad_ce import F, Function, Tensor, draw_graph, explain, ops
+from tinygrad_ce.ops import conv as C
 
 tg_where, tg_cat = tinygrad_ce.where, tinygrad_ce.cat
 
@@ -36,6 +36,8 @@ def _distinct(shape: tuple[int, ...], seed: int) -> np.ndarray:
     values = (np.arange(n) - n / 2 + 0.5) * 0.4
     return np.random.default_rng(seed).permutation(values).reshape(shape)
 
+
+S2, P2 = (2, 1), (1, 0)  # a stride and a padding that differ between the two axes
 
 # op class name -> (function of Tensors, its float64 inputs)
 CASES: dict[str, tuple[Callable[..., Tensor], list[np.ndarray]]] = {
@@ -85,6 +87,24 @@ CASES: dict[str, tuple[Callable[..., Tensor], list[np.ndarray]]] = {
     "LayerNorm": (
         lambda x, w, b: F.layer_norm(x, 4, w, b) * x,
         [rand((2, 4), 1), rand((4,), 2), rand((4,), 3)],
+    ),
+    "Conv2d": (
+        lambda x, w, b: F.conv2d(x, w, b, S2, P2),
+        [rand((2, 2, 5, 4), 1), rand((3, 2, 3, 2), 2), rand((3,), 3)],
+    ),  # fmt: skip
+    "Conv2dInputGrad": (
+        lambda g, w: C.Conv2dInputGrad.apply(g, w, x_shape=(2, 2, 5, 4), stride=S2, padding=P2),
+        [rand((2, 3, 3, 3), 4), rand((3, 2, 3, 2), 5)],
+    ),
+    "Conv2dWeightGrad": (
+        lambda x, g: C.Conv2dWeightGrad.apply(x, g, w_shape=(3, 2, 3, 2), stride=S2, padding=P2),
+        [rand((2, 2, 5, 4), 6), rand((2, 3, 3, 3), 7)],
+    ),
+    "MaxPool2d": (lambda x: F.max_pool2d(x, 3, 2, 1), [rand((2, 2, 5, 5), 8)]),
+    "AvgPool2d": (lambda x: F.avg_pool2d(x, 3, 2, 1), [rand((2, 2, 5, 5), 9)]),
+    "BatchNorm": (
+        lambda x, w, b: F.batch_norm(x, weight=w, bias=b, training=True),
+        [rand((3, 2, 2, 3), 10), rand((2,), 11), rand((2,), 12)],
     ),
     "SoftmaxCrossEntropy": (
         lambda z, t: F.cross_entropy(z, t * t, reduction="sum"),
@@ -173,7 +193,8 @@ def test_a_user_op_renders_with_its_declared_formula_in_the_operands_names():
     a = Tensor([1.0, 2.0], requires_grad=True, name="a")
     b = Tensor([0.5, -1.0], requires_grad=True, name="b")
     text = explain(Cube.apply(a + b).sum(), quiet=True)
-    assert re.search(r"Cube +upstream \(2,\) +dx = 3 \* g \* x \*\* 2", text)  # the rule
+    # the declared rule, with the operand's formula in place of its letter x
+    assert re.search(r"Cube +upstream \(2,\) +d\(a \+ b\) = 3 \* g \* \(a \+ b\) \*\* 2", text)
     assert "dL/d((a + b) ** 3) = 1" in text  # the forward, in the operands' names
     assert "dL/da = 3 * (a + b) ** 2" in text  # the rule with g = 1 and x = a + b filled in
     assert inspect.getdoc(Cube).startswith("z = x ** 3;  dx = 3 * g * x ** 2\n\nx cubed")
@@ -183,6 +204,6 @@ def test_a_user_op_renders_with_its_declared_formula_in_the_operands_names():
 def test_a_user_op_that_declares_nothing_falls_back_to_its_name():
     x = Tensor([1.0, 2.0], requires_grad=True, name="x")
     out = Opaque.apply(x)
-    assert rule_lines(out._ctx) == ["(no rule declared)"]
+    assert "(no rule declared)" in draw_graph(out, rules=True).source
     text = explain(out.sum(), quiet=True)
     assert "dL/dx = Opaque_vjp(1)" in text and "Opaque(x)" in text

@@ -108,12 +108,15 @@ def test_rules_come_from_the_op_docstrings_and_are_escaped():
     W = Tensor(np.ones((3, 4), np.float32), requires_grad=True, name="W")
     out = (X @ W).relu().sum()
     src = draw_graph(out, rules=True).source
-    assert "dA = g @ B^T" in src and "dB = A^T @ g" in src
-    assert "dx = g * (x &gt; 0)" in src  # from ReLU's docstring, HTML-escaped
-    assert "dx = broadcast(g)" in src  # the friendlier wording for Sum
-    # MatMul's edges say which argument is A and which is B
-    assert re.search(r"t\d+ -> op\d+ \[label=A\]", src) and re.search(r"-> op\d+ \[label=B\]", src)
-    assert "dA = g" not in draw_graph(out).source
+    # each declared rule, in the operands' names, for the inputs that need a gradient
+    assert "dW = X^T @ g" in src and "dA = " not in src  # X needs no gradient
+    assert "d(X W) = g * (X W &gt; 0)" in src  # ReLU's declared rule, HTML-escaped
+    assert "d(relu(X W)) = broadcast(g)" in src  # the friendlier wording for Sum
+    # MatMul's edges say which argument is A and which is B, in the op's own (italic) letters
+    generic = '<font color="#7a4fa3"><i>{}</i></font>'
+    assert re.search(r"t\d+ -> op\d+ \[label=<" + re.escape(generic.format("A")) + r">\]", src)
+    assert re.search(r"-> op\d+ \[label=<" + re.escape(generic.format("B")) + r">\]", src)
+    assert "dW = " not in draw_graph(out).source
 
 
 def test_show_data_grad_and_edge_shapes():
@@ -140,9 +143,16 @@ def test_compact_drops_intermediate_tensors_and_puts_shapes_on_edges():
     tensors = [n for n in node_ids(src) if re.fullmatch(r"t\d+", n)]
     assert len(tensors) == 4  # the root, A, y and the target x; c1 is a constant of its op
     assert len(node_ids(src)) < len(node_ids(full))
-    assert re.search(r"\top\d+ -> op\d+ \[label=\"\(1, 3\)\"\]", src)  # op to op, with a shape
+    assert re.search(r"\top\d+ -> op\d+ \[label=\"\(3,\)\"\]", src)  # op to op, with a shape
     assert "label=<A^T y<br/>" in full and "label=<A^T y<br/>" not in src  # no intermediates
     assert "CE(softmax(A^T y), x)" in src  # the root keeps its name
+    # rules never name an intermediate the compact picture does not draw (t1)
+    rules = draw_graph(loss, names=names, compact=True, rules=True).source
+    assert "dt1" not in rules and "d(t1" not in rules and "d(A^T y - c1) = g" in rules
+    # an unnamed root is written out whole when its formula fits, instead of "result"
+    unnamed = {t: n for t, n in names.items() if t is not loss}
+    root = node_line(draw_graph(loss, names=unnamed, compact=True).source, "t0 [")
+    assert "-sum((A^T y - c1 - log(sum(exp(A^T y - c1)))) * x)" in root and "result" not in root
 
 
 def test_shared_input_is_one_node_with_two_edges():
@@ -315,9 +325,11 @@ def test_explain_textbook_fused_shows_the_famous_gradient():
     assert "dL/dA = outer(y, softmax(A^T y) - x)" in text
     # one line per op: the op, the upstream shape, the rule, the shapes sent
     matmul = next(ln for ln in text.splitlines() if "MatMul" in ln)
-    rule = r"dA = g @ B\^T -> \(3, 4\)\s+dB = A\^T @ g -> \(4,\)"
+    # the declared rules dA = g @ B^T, dB = A^T @ g in the operands' names, then simplified
+    rule = r"d\(A\^T\) = g @ y\^T -> \(3, 4\)\s+dy = \(A\^T\)\^T @ g = A @ g -> \(4,\)"
     assert re.search(r"MatMul\s+upstream \(3,\)\s+" + rule, matmul)
-    assert re.search(r"SoftmaxCrossEntropy\s+upstream \(\)\s+dz = .* -> \(3,\)", text)
+    sce = r"SoftmaxCrossEntropy\s+upstream \(\)\s+d\(A\^T y\) = g \* \(softmax\(A\^T y\) - x\)"
+    assert re.search(sce + r" -> \(3,\)", text)
     # steps in the order backward() runs them
     order = [name for name in ("SoftmaxCrossEntropy", "MatMul", "Transpose")]
     positions = [text.index(f"  {name} ") for name in order]
@@ -385,7 +397,10 @@ def test_explain_textbook_unfused_walks_every_primitive():
     assert "SoftmaxCrossEntropy" not in text
     assert "dL/dy = A @ (" in text
     assert "+=" in text  # the shifted logits feed two ops: their gradients add up
-    assert "c1 = a constant array of shape (1, 1)" in text  # the max shift, a constant
+    assert "c1 = a constant array of shape (1,)" in text  # the max shift, a constant
+    assert "Reshape" not in text and "(1, 3)" not in text  # one row: no reshape round trip
+    assert text.index("  Neg ") < text.index("  Sum ")  # -sum(x * log p) ends the graph
+    assert "d{x} = g / {x}" in text  # Log's operand has a long label: the op's own letter
 
 
 def test_explain_mlp():
@@ -445,8 +460,11 @@ def test_explain_cross_entropy_variants():
     smooth = explain(F.cross_entropy(z, np.array([0, 2]), label_smoothing=0.1), quiet=True)
     assert "softmax(z) - T" in smooth
     weighted = explain(F.cross_entropy(z, np.array([0, 2]), weight=[1.0, 2.0, 3.0]), quiet=True)
-    assert "dz = g * (sum(T) softmax(z) - T)" in weighted  # the docstring's general rule
-    assert "dz = g * (softmax(z) - T)" in smooth  # the friendly one: rows sum to 1
+    # the docstring's general rule; {T} is the op's weighted target matrix, not an operand
+    assert "dz = g * (sum({T}) softmax(z) - {T})" in weighted
+    assert "dz = g * (softmax(z) - {T})" in smooth  # the friendly one: rows sum to 1
+    labels = explain(F.cross_entropy(z, np.array([0, 2])), quiet=True)
+    assert "dz = g * (softmax(z) - onehot(c1))" in labels  # T is the labels' one-hot rows
     learnt = Tensor(np.full((2, 3), 1 / 3, np.float32), requires_grad=True, name="p")
     both = explain(F.cross_entropy(z, learnt), quiet=True)
     assert "dL/dz = (softmax(z) - p) / 2" in both and "dL/dp = -log_softmax(z) / 2" in both
@@ -493,8 +511,8 @@ def test_nn_model_names_its_parameters_and_affine_is_explained():
     assert "dL/d(0.weight) = (g3 * [X 0.weight^T + 0.bias > 0])^T @ X" in text
     src = draw_graph(loss, names=model, rules=True).source
     assert "<b>0.weight</b>" in src and "<b>2.bias</b>" in src
-    assert "dW = g^T @ x" in src  # Affine's own docstring rule
-    assert re.search(r"-> op\d+ \[label=W\]", src)  # which argument is the weight
+    assert "d(0.weight) = g^T @ X" in src  # Affine's declared rule, in the operands' names
+    assert re.search(r"-> op\d+ \[label=<.*<i>W</i>.*>\]", src)  # which argument is W
 
 
 def test_explain_keeps_formulas_bounded_when_a_tensor_is_used_thousands_of_times():

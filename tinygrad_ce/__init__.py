@@ -26,6 +26,7 @@ _LAZY = {
     "draw_graph": "tinygrad_ce.viz",
     "explain": "tinygrad_ce.viz",
     "render_graph": "tinygrad_ce.viz",
+    "to_html": "tinygrad_ce.viz",
     "compare_cross_entropy": "tinygrad_ce.compare",
     "where": "tinygrad_ce.functional",
     "cat": "tinygrad_ce.functional",

@@ -121,7 +121,8 @@ class Function:
     * ``vjp``: one rule per argument, ``("dA = g @ B^T", "dB = A^T @ g")``, ``g`` being the
       upstream gradient. Written in Python's arithmetic (``x^T`` for a transpose), a rule is
       turned into a formula in the operands' own names by ``explain``;
-    * ``fused``: the node stands for several textbook ops (drawn so that it stands out);
+    * ``fused``: for a node that stands for several textbook ops, which ones
+      (``"softmax + log + sum"``; drawn so that it stands out), else "";
       ``commutative``: argument order does not matter (edges get no names); ``broadcasts``:
       elementwise with numpy broadcasting (``explain`` writes the summing back).
 
@@ -136,7 +137,7 @@ class Function:
     output: str = "z"
     formula: str = ""
     vjp: tuple[str, ...] = ()
-    fused: bool = False
+    fused: str = ""
     commutative: bool = False
     broadcasts: bool = False
 
@@ -169,6 +170,11 @@ class Function:
     def rules(self) -> tuple[str, ...]:
         """This node's VJP rules, one per argument (a node may specialise its class's ``vjp``)."""
         return self.vjp
+
+    def detail(self) -> str:
+        """A short line on this node's settings (a conv's kernel and stride), drawn under its
+        name; empty for most ops."""
+        return ""
 
     def formula_expr(self, args: list[Expr], namer: Namer | None = None) -> Expr:
         """The output as a formula in the operands' formulas ``args`` (for ``explain``)."""
@@ -383,11 +389,7 @@ def backprop(
             del g  # the rule was its last user: free it now
             for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
                 if need and gx is not None:
-                    xdata = x._data  # sum back over broadcast axes, cast to the input's dtype
-                    if gx.shape != xdata.shape:
-                        gx = unbroadcast(gx, xdata.shape)
-                    if gx.dtype is not xdata.dtype and gx.dtype != xdata.dtype:
-                        gx = gx.astype(xdata.dtype)
+                    gx = fit_gradient(gx, x._data)
                     prev = grads.get(x)
                     grads[x] = gx if prev is None else prev + gx
     if wanted_set is None:
@@ -395,6 +397,15 @@ def backprop(
         for t, g in found.items():
             _accumulate(t, g, handed_out)
     return found
+
+
+def fit_gradient(gx: Any, x: np.ndarray) -> Any:
+    """A rule's gradient for input ``x``, summed back over broadcast axes and cast to its dtype."""
+    if gx.shape != x.shape:
+        gx = unbroadcast(gx, x.shape)
+    if gx.dtype is not x.dtype and gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    return gx
 
 
 class _gc_paused:  # noqa: N801  (used like a function: `with _gc_paused():`)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .ops.conv import AvgPool2d, Conv2d, MaxPool2d, pair
 from .ops.elementwise import GELU, Where
 from .ops.loss import (
     SoftmaxCrossEntropy,
@@ -32,7 +33,7 @@ from .ops.loss import (
     read_target,
     softmax_of,
 )
-from .ops.norm import LayerNorm
+from .ops.norm import BatchNorm, LayerNorm
 from .ops.reduce import stable_shift
 from .ops.shape import Concat, Embedding
 from .tensor import Tensor
@@ -42,13 +43,17 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 __all__ = [
     "SoftmaxCrossEntropy",
+    "avg_pool2d",
+    "batch_norm",
     "cat",
+    "conv2d",
     "cross_entropy",
     "embedding",
     "gelu",
     "layer_norm",
     "log_softmax",
     "logsumexp",
+    "max_pool2d",
     "mse_loss",
     "relu",
     "scaled_dot_product_attention",
@@ -243,7 +248,11 @@ def _cross_entropy_unfused(logits: Tensor, spec: Target, reduction: str) -> Tens
 
     Nodes: Sub (max shift, a constant), Exp, Sum, Log, Sub (= log_softmax), then GetItem and
     Neg (class indices) or Mul, Sum, Neg (a target matrix), then the reduction (Sum, Mul).
+    One row of logits, shape ``(C,)``, is the textbook's ``-sum(x * log_softmax(z))``: no
+    reshape to ``(1, C)`` and back, and no sum or division for a mean over one row.
     """
+    if not spec.batch_shape:
+        return _cross_entropy_one_row(logits, spec, reduction)
     z = logits.reshape((spec.n, spec.classes))
     shifted = z - stable_shift(z.data, 1)  # the max is a constant: it cancels in the maths
     log_probs = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
@@ -261,6 +270,20 @@ def _cross_entropy_unfused(logits: Tensor, spec: Target, reduction: str) -> Tens
     if reduction == "mean" and not spec.denominator:
         return per_item.sum() * 0.0  # nothing to average: 0, not NaN (see cross_entropy)
     return _reduce(per_item, reduction, spec.denominator)
+
+
+def _cross_entropy_one_row(z: Tensor, spec: Target, reduction: str) -> Tensor:
+    """The composed loss for logits of shape ``(C,)``, as a teacher writes it on the board."""
+    shifted = z - stable_shift(z.data, 0)  # the max is a constant: it cancels in the maths
+    log_probs = shifted - shifted.exp().sum().log()
+    if spec.plain:
+        loss = -log_probs[int(spec.y[0])]
+    else:
+        tmat = spec.dense(z.dtype)[0] if spec.kind == "index" else spec.smoothed_probs(spec.probs)
+        loss = -(log_probs * tmat).sum()
+    if reduction != "mean" or spec.denominator == 1.0:
+        return loss  # "none" and "sum" of one row, and the mean over one row, are the row's loss
+    return loss * (1.0 / spec.denominator) if spec.denominator else loss * 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,3 +564,163 @@ def scaled_dot_product_attention(
 def _causal_mask(rows: int, cols: int) -> np.ndarray:
     """``[j <= i]``: the lower triangle of an (L, S) boolean matrix (PyTorch's ``is_causal``)."""
     return np.tri(rows, cols, dtype=bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# vision: convolution, pooling, batch norm (NCHW, PyTorch's semantics)
+
+
+def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:
+    """2-D convolution (a cross-correlation, as in PyTorch): one ``ops.Conv2d`` node.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C, H, W)
+    weight : Tensor or array, shape (O, C, kh, kw)
+    bias : Tensor or array, shape (O,), optional
+    stride, padding : int or (int, int)
+        Step between windows and zeros added on each side (per axis when a pair).
+
+    Returns
+    -------
+    Tensor, shape (N, O, Ho, Wo), ``Ho = (H + 2 ph - kh) // sh + 1`` (likewise ``Wo``)::
+
+        z[n, o, i, j] = b[o] + sum_{c, u, v} W[o, c, u, v] x_pad[n, c, i sh + u, j sw + v]
+
+    The VJPs are convolutions too: ``dx = conv2d(pad(g, k - 1), flip(W)^T)`` (the full
+    correlation with the flipped kernel) and ``dW = conv2d(x^T, g^T)^T`` (see ``ops.conv``).
+    """
+    x = _float_tensor(x, "conv2d input")
+    stride, padding = pair(stride, "conv2d: stride"), pair(padding, "conv2d: padding", 0)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding)
+
+
+def _pool(op: type, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:
+    what = op.fname
+    x = _float_tensor(x, f"{what} input")
+    kernel = pair(kernel_size, f"{what}: kernel_size")
+    stride = kernel if stride is None else pair(stride, f"{what}: stride")
+    return op.apply(x, kernel=kernel, stride=stride, padding=pair(padding, f"{what}: padding", 0))
+
+
+def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """The maximum of each window of ``x (N, C, H, W)``; padding counts as ``-inf``.
+
+    ``kernel_size``, ``stride`` (default: the kernel size) and ``padding`` (at most half the
+    kernel) are an int or a pair. Output ``(N, C, Ho, Wo)``, sizes rounded down. The gradient
+    goes to each window's largest entry (the first on ties).
+    """
+    return _pool(MaxPool2d, x, kernel_size, stride, padding)
+
+
+def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """The mean of each window of ``x (N, C, H, W)``; padded zeros count in the mean.
+
+    Arguments as :func:`max_pool2d`. The gradient spreads ``g / (kh kw)`` over each window (a
+    transposed convolution with a constant kernel).
+    """
+    return _pool(AvgPool2d, x, kernel_size, stride, padding)
+
+
+def batch_norm(
+    x: Any,
+    running_mean: Any = None,
+    running_var: Any = None,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    fused: bool = True,
+) -> Tensor:
+    """Batch normalisation over every axis but the channels (axis 1).
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C), (N, C, L) or (N, C, H, W)
+    running_mean, running_var : Tensor or array of shape (C,), optional
+        Used instead of the batch statistics when ``training`` is False. When ``training`` is
+        True they are updated in place, as in PyTorch: ``r = (1 - momentum) r + momentum s``
+        with the batch mean, and the *unbiased* batch variance for ``running_var``.
+    weight, bias : Tensor or array of shape (C,), optional
+        The affine map applied after normalising (``gamma``, ``beta``).
+    training : bool
+        Normalise with the batch's statistics (True) or the running ones (False).
+    fused : bool
+        With batch statistics: True (default) records one ``ops.BatchNorm`` node with the
+        compact backward ``dx = r (dxh - mean(dxh) - xh mean(dxh xh))``; False composes the
+        value of primitive nodes (Sum, Sub, Mul, Pow, ...), each with its own rule. Same values
+        and gradients, both differentiable again.
+
+    Returns
+    -------
+    Tensor of ``x``'s shape::
+
+        y = (x - mean) / sqrt(var + eps) * weight + bias     (var the biased batch variance)
+
+    In eval mode (running statistics) it is an affine map with constant scale and shift.
+    """
+    x = _float_tensor(x, "batch_norm input")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expects an input of shape (N, C, ...), got {x.shape}")
+    channels = x.shape[1]
+    for label, v in (("running_mean", running_mean), ("running_var", running_var),
+                     ("weight", weight), ("bias", bias)):  # fmt: skip
+        if v is not None and tuple(np.shape(v.data if isinstance(v, Tensor) else v)) != (channels,):
+            raise ValueError(
+                f"batch_norm: {label} of shape {np.shape(getattr(v, 'data', v))} does not match "
+                f"the {channels} channels of the input of shape {x.shape}: expected ({channels},)"
+            )
+    axes = (0, *range(2, x.ndim))
+    shape = (1, channels) + (1,) * (x.ndim - 2)
+    use_batch = training or running_mean is None or running_var is None
+    if use_batch:
+        count = x.size // channels
+        if training and count <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got an input "
+                f"of shape {x.shape}"
+            )
+        if fused:
+            if weight is None and bias is not None:
+                weight = np.ones(channels, x.dtype)
+            y = BatchNorm.apply(x, *[a for a in (weight, bias) if a is not None], eps=eps)
+            node = y._ctx  # the node's statistics, when it was recorded
+            stats = (node.mean, node.var) if node is not None else None
+        else:
+            mean = x.mean(axis=axes, keepdims=True)
+            centered = x - mean
+            var = (centered * centered).mean(axis=axes, keepdims=True)
+            y = centered * (var + eps) ** -0.5
+            stats = (mean.data.reshape(-1), var.data.reshape(-1))
+        if training and (running_mean is not None or running_var is not None):
+            if stats is None:
+                stats = (x.data.mean(axis=axes), x.data.var(axis=axes))
+            if running_mean is not None:
+                _update_running(running_mean, stats[0], momentum)
+            if running_var is not None:  # the unbiased variance, as PyTorch keeps
+                _update_running(running_var, stats[1] * (count / (count - 1)), momentum)
+        if fused:
+            return y
+    else:
+        rm, rv = (
+            v.data if isinstance(v, Tensor) else np.asarray(v) for v in (running_mean, running_var)
+        )
+        inv = (1.0 / np.sqrt(rv + eps)).astype(x.dtype).reshape(shape)
+        y = (x - rm.astype(x.dtype).reshape(shape)) * inv
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def _update_running(stat: Any, batch: np.ndarray, momentum: float) -> None:
+    """``stat = (1 - momentum) stat + momentum batch``, in place (a Tensor's data or an array)."""
+    old = stat.data if isinstance(stat, Tensor) else stat
+    new = ((1.0 - momentum) * old + momentum * batch).astype(old.dtype)
+    if isinstance(stat, Tensor):
+        stat.data = new
+    else:
+        stat[...] = new

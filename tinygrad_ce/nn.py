@@ -27,12 +27,17 @@ import numpy as np
 from . import functional as F
 from . import ops
 from .ops import Affine
+from .ops.conv import pair
 from .outputs import write_atomic
 from .tensor import Tensor
 
 __all__ = [
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "CausalSelfAttention",
     "CheckpointError",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
     "Embedding",
@@ -42,6 +47,7 @@ __all__ = [
     "LayerNorm",
     "Linear",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "Parameter",
     "ReLU",
@@ -130,6 +136,7 @@ class Module:
     def __init__(self) -> None:
         object.__setattr__(self, "_param_names", {})
         object.__setattr__(self, "_module_names", {})
+        object.__setattr__(self, "_buffer_names", {})
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -158,6 +165,21 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"{name!r} must be a Parameter or None, got {type(param).__name__}")
         setattr(self, name, param)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Keep ``value`` (a Tensor with no gradient, e.g. BatchNorm's running mean) as state:
+        saved in ``state_dict`` and checkpoints, never returned by ``parameters()``."""
+        tensor = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+        if isinstance(tensor, Parameter) or tensor.requires_grad:
+            raise TypeError(f"buffer {name!r} must not require grad (use a Parameter for that)")
+        setattr(self, name, tensor)
+        self._buffer_names[name] = None
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Every buffer with its dotted name (``'1.running_mean'``)."""
+        for prefix, module in self.named_modules():
+            for name in module.__dict__.get("_buffer_names", ()):
+                yield (f"{prefix}.{name}" if prefix else name), module.__dict__[name]
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` under ``name``."""
@@ -233,8 +255,10 @@ class Module:
     # --- state ------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's values, keyed by dotted name."""
-        return {name: param.data.copy() for name, param in self.named_parameters()}
+        """A copy of every parameter's (and buffer's) values, keyed by dotted name."""
+        state = {name: param.data.copy() for name, param in self.named_parameters()}
+        state.update((name, buf.data.copy()) for name, buf in self.named_buffers())
+        return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Copy values from ``state`` into the parameters.
@@ -244,7 +268,8 @@ class Module:
         fit the parameter's dtype (1e300 into float32). Values are cast to each parameter's
         dtype; nothing is changed unless every entry fits.
         """
-        params = dict(self.named_parameters())
+        params: dict[str, Tensor] = dict(self.named_parameters())
+        params.update(self.named_buffers())
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
         if strict and (missing or unexpected):
@@ -690,6 +715,198 @@ class TransformerBlock(Module):
 
 
 # ---------------------------------------------------------------------------------------------
+# vision layers: convolution, pooling, batch norm
+
+
+class Conv2d(Module):
+    """2-D convolution of ``(N, in_channels, H, W)`` inputs, PyTorch's layout and initialisation.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (int, int)
+    stride, padding : int or (int, int)
+    bias : bool
+        Whether to add a learnable ``bias`` of shape ``(out_channels,)``.
+    rng : Generator or int, optional
+        Where the initial values come from (default: the generator of :func:`manual_seed`).
+    dtype : numpy dtype
+        float32 by default.
+
+    Notes
+    -----
+    ``weight`` has shape ``(out_channels, in_channels, kh, kw)``. PyTorch's default
+    initialisation: Kaiming-uniform with ``a = sqrt(5)``, which is ``U(-1/sqrt(fan_in),
+    1/sqrt(fan_in))`` with ``fan_in = in_channels * kh * kw``, for the weight and the bias.
+    The output is ``(N, out_channels, Ho, Wo)``, see :func:`functional.conv2d`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        for label, n in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 0:
+                raise ValueError(f"Conv2d: {label} must be a positive integer, got {n!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
+        self.stride = pair(stride, "Conv2d: stride")
+        self.padding = pair(padding, "Conv2d: padding", 0)
+        gen = _rng(rng)
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (self.out_channels, self.in_channels, *self.kernel_size)
+        self.weight = Parameter(gen.uniform(-bound, bound, size=shape).astype(dtype))
+        self.bias = (
+            Parameter(gen.uniform(-bound, bound, size=(out_channels,)).astype(dtype))
+            if bias
+            else None
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        if self.stride != (1, 1):
+            text += f", stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class _Pool2d(Module):
+    function: Any = None
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = pair(kernel_size, f"{name}: kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, f"{name}: stride")
+        self.padding = pair(padding, f"{name}: padding", 0)
+
+    def forward(self, x: Any) -> Tensor:
+        return type(self).function(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """The maximum of each window (see :func:`functional.max_pool2d`); stride defaults to the
+    kernel size."""
+
+    function = staticmethod(F.max_pool2d)
+
+
+class AvgPool2d(_Pool2d):
+    """The mean of each window, padded zeros included (see :func:`functional.avg_pool2d`);
+    stride defaults to the kernel size."""
+
+    function = staticmethod(F.avg_pool2d)
+
+
+_BATCH_NORM_DOC = """
+
+    Normalises over every axis but the channels (axis 1), with PyTorch's running statistics:
+    ``y = (x - mean) / sqrt(var + eps) * weight + bias`` (see :func:`functional.batch_norm`).
+    Starts in training mode (batch statistics); ``eval()`` switches to the running ones.
+
+    Parameters
+    ----------
+    num_features : int
+        The number of channels ``C``.
+    eps : float
+        Added to the variance before the square root.
+    momentum : float
+        ``running = (1 - momentum) running + momentum batch`` at each training step (the batch
+        variance is the unbiased one there, the normalisation uses the biased one).
+    affine : bool
+        Learnable ``weight`` (ones) and ``bias`` (zeros) of shape ``(C,)``.
+    track_running_stats : bool
+        Keep ``running_mean`` (zeros) and ``running_var`` (ones) as buffers (saved in
+        ``state_dict``) and use them in eval mode; without them eval mode uses the batch's.
+    """
+
+
+class _BatchNorm(Module):
+    __doc__ = "Shared by BatchNorm1d and BatchNorm2d." + _BATCH_NORM_DOC
+    dims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: num_features must be a positive integer, "
+                f"got {num_features!r}"
+            )
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
+        self.track_running_stats = bool(track_running_stats)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype))
+
+    def forward(self, x: Any) -> Tensor:
+        x = _to_tensor(x)
+        name = type(self).__name__
+        if x.ndim not in self.dims or x.shape[1] != self.num_features:
+            shapes = " or ".join(
+                "(N, C" + ", L" * (d == 3) + ", H, W" * (d == 4) + ")" for d in self.dims
+            )
+            raise ValueError(
+                f"{name}({self.num_features}) expects an input of shape {shapes} with "
+                f"C = {self.num_features}, got {x.shape}"
+            )
+        tracked = self.track_running_stats
+        return F.batch_norm(
+            x,
+            self.running_mean if tracked else None,
+            self.running_var if tracked else None,
+            self.weight,
+            self.bias,
+            training=self.training or not tracked,
+            momentum=self.momentum,
+            eps=self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}"
+
+
+class BatchNorm1d(_BatchNorm):
+    __doc__ = "Batch norm of ``(N, C)`` or ``(N, C, L)`` inputs." + _BATCH_NORM_DOC
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    __doc__ = "Batch norm of ``(N, C, H, W)`` inputs." + _BATCH_NORM_DOC
+    dims = (4,)
+
+
+# ---------------------------------------------------------------------------------------------
 # losses
 
 
@@ -832,9 +1049,10 @@ def load(module: Module, path: str | os.PathLike, strict: bool = True) -> Module
 
 
 # ---------------------------------------------------------------------------------------------
-# models, reachable as nn.MLP, nn.GPT (imported on first use: models imports nn)
+# models, reachable as nn.MLP, nn.CNN, nn.LeNet, nn.GPT (imported on first use: models imports
+# nn)
 
-_MODELS = ("MLP", "GPT", "GPTConfig")
+_MODELS = ("MLP", "CNN", "LeNet", "GPT", "GPTConfig")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
-"""Matplotlib figures: learning curves, decision boundaries, digit grids, the fused/unfused
-comparison.
+"""Matplotlib figures: learning curves, decision boundaries, digit grids, a CNN's filters and
+feature maps, the fused/unfused comparison.
 
 Plotting is optional: matplotlib is imported inside the functions (install it with
 ``pip install tinygrad_ce[train]``), and the non-interactive Agg backend is chosen when there is
@@ -315,6 +315,8 @@ def plot_history(history: Mapping[str, Any], path: str | os.PathLike | None = No
 
 def _as_images(images: Any) -> np.ndarray:
     images = _numpy(images)
+    if images.ndim == 4 and images.shape[1] == 1:  # (N, 1, H, W): one channel, as a CNN takes
+        images = images[:, 0]
     if images.ndim == 3:
         return images
     if images.ndim == 2:
@@ -478,3 +480,125 @@ def _plot_stability(ax2: Axes, stability: list[dict[str, Any]]) -> None:
     ax2.set_title("stability sweep")
     # below the axes, so it never covers a curve
     ax2.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _image_grid(
+    tiles: Any, captions: list[str], ncols: int, title: str | None, symmetric: bool
+) -> Figure:
+    """One small image per tile (``(n, h, w)``); a diverging colour map when ``symmetric``."""
+    plt = _pyplot()
+    n = len(tiles)
+    nrows = max(1, math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.1 * ncols, 1.2 * nrows + 0.4), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= n or tiles[k] is None:
+            ax.axis("off")
+            continue
+        tile = tiles[k]
+        if symmetric:
+            lim = float(np.abs(tile).max()) or 1.0
+            ax.imshow(tile, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        else:
+            ax.imshow(tile, cmap="gray_r", interpolation="nearest")
+        ax.set_title(captions[k], fontsize=7, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(
+    weight: Any,
+    path: str | os.PathLike | None = None,
+    channel: int = 0,
+    ncols: int = 8,
+    max_filters: int = 64,
+    title: str | None = None,
+) -> Figure:
+    """The kernels of a conv layer, one small image each (red positive, blue negative).
+
+    Parameters
+    ----------
+    weight : Tensor or array, shape (O, C, kh, kw)
+        E.g. ``model[0].weight`` of a :class:`nn.Conv2d`.
+    path : str or path-like, optional
+        Save the figure there as PNG.
+    channel : int
+        Which input channel of each kernel to show (the only one for grey-scale images).
+    ncols, max_filters : int
+        Filters per row; at most this many (the first ones).
+    title : str, optional
+    """
+    w = _numpy(weight)
+    if w.ndim != 4:
+        raise ValueError(f"plot_filters needs a conv weight of shape (O, C, kh, kw), got {w.shape}")
+    if not 0 <= channel < w.shape[1]:
+        raise ValueError(f"channel {channel} is out of range for a weight of shape {w.shape}")
+    tiles = w[:max_filters, channel]
+    captions = [f"filter {o}" for o in range(len(tiles))]
+    fig = _image_grid(tiles, captions, min(ncols, len(tiles)), title, symmetric=True)
+    return _save(fig, path)
+
+
+def plot_feature_maps(
+    model: Any,
+    image: Any,
+    path: str | os.PathLike | None = None,
+    max_maps: int = 8,
+    title: str | None = None,
+) -> Figure:
+    """What each conv layer of a sequential CNN makes of one image: a row of maps per layer.
+
+    Parameters
+    ----------
+    model : nn.Sequential (e.g. ``models.CNN``)
+        Run layer by layer in eval mode without recording a graph; the output of every
+        ``Conv2d`` (after its batch norm and activation, when they follow) is shown.
+    image : array_like, shape (C, H, W) or (1, C, H, W)
+    path : str or path-like, optional
+    max_maps : int
+        Channels shown per layer (the first ones).
+    title : str, optional
+    """
+    from .nn import BatchNorm2d, Conv2d, ReLU, Sequential, Sigmoid, Tanh
+    from .train import _EvalMode
+
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"plot_feature_maps runs a Sequential model layer by layer, got {type(model).__name__}"
+        )
+    x = _numpy(image)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or len(x) != 1:
+        raise ValueError(f"plot_feature_maps needs one image (C, H, W), got shape {x.shape}")
+    rows: list[tuple[str, np.ndarray]] = [("input", x[0])]
+    pending: str | None = None  # a conv's output, shown once its norm and activation ran
+    with _EvalMode(model):
+        out = Tensor(x)
+        for i, layer in enumerate(model):
+            if pending is not None and not isinstance(layer, (BatchNorm2d, ReLU, Tanh, Sigmoid)):
+                rows.append((pending, out.data[0]))
+                pending = None
+            if out.ndim != 4:
+                break
+            out = layer(out)
+            if isinstance(layer, Conv2d):
+                pending = f"conv {i}"
+    if pending is not None:
+        rows.append((pending, out.data[0]))
+    width = min(max_maps, max(len(maps) for _, maps in rows))
+    tiles: list[np.ndarray | None] = []
+    captions: list[str] = []
+    for name, maps in rows:
+        for c in range(width):
+            blank = c >= len(maps)
+            tiles.append(None if blank else maps[c])
+            captions.append("" if blank else (f"{name}: ch {c}" if c == 0 else f"ch {c}"))
+    fig = _image_grid(tiles, captions, width, title, symmetric=False)
+    return _save(fig, path)

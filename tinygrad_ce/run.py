@@ -41,7 +41,7 @@ import numpy as np
 
 from . import data, nn, optim
 from .data.registry import DatasetInfo
-from .models import MLP, mlp_parameter_count
+from .models import MLP, cnn_for, mlp_parameter_count
 from .outputs import replace_atomic, write_json
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
 
 # the trainer is for small models: refuse (rather than run out of memory) above this
 MAX_PARAMETERS = 20_000_000
+MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "step", "none")
 
@@ -103,6 +104,9 @@ class RunConfig:
     test_size: float | None = None
     standardize: bool | None = None
     seed: int = 0
+    model: str = "mlp"
+    batch_norm: bool | None = None
+    data_dir: str | None = None
     out: str | None = None
     force: bool = False
     progress: bool = True
@@ -149,8 +153,28 @@ def resolve(config: RunConfig) -> RunConfig:
     held-out fraction outside [0, 1).
     """
     info = _dataset(config.dataset)
-    p = info.presets
     c = dataclasses.replace(config)
+    if c.model not in MODELS:
+        raise ConfigError(
+            "model", f"{{option}} must be one of {', '.join(MODELS)}, got {c.model!r}"
+        )
+    if c.model == "cnn" and info.image_shape is None:
+        images = ", ".join(n for n, i in data.DATASETS.items() if i.image_shape)
+        raise ConfigError(
+            "model", f"{{option}} cnn needs an image data set ({images}), got {c.dataset!r}"
+        )
+    if info.needs_data_dir and not c.data_dir:
+        raise ConfigError(
+            "data_dir",
+            f"{c.dataset} is read from IDX files you have: pass {{option}} FOLDER (nothing is "
+            "downloaded)",
+        )
+    p = {**info.presets, **info.cnn_presets} if c.model == "cnn" else info.presets
+    c.batch_norm = (
+        bool(p["batch_norm"] if c.batch_norm is None else c.batch_norm)
+        if c.model == "cnn"
+        else None
+    )
     c.hidden = list(p["hidden"]) if c.hidden is None else [int(n) for n in c.hidden]
     c.epochs = p["epochs"] if c.epochs is None else c.epochs
     c.test_size = p["test_size"] if c.test_size is None else c.test_size
@@ -224,7 +248,9 @@ class _Data:
 
 def _load(c: RunConfig) -> _Data:
     """Load, split (stratified) and standardize; the size guards need the data's shape."""
-    X, y = data.load_dataset(c.dataset, seed=c.seed)
+    X, y = data.load_dataset(
+        c.dataset, seed=c.seed, **({"data_dir": c.data_dir} if c.data_dir else {})
+    )
     classes = int(y.max()) + 1
     X_train, y_train, X_test, y_test = X, y, None, None
     if c.test_size > 0:
@@ -248,9 +274,12 @@ def _load(c: RunConfig) -> _Data:
         scaler = data.Standardizer().fit(X_train)
         X_train = scaler.transform(X_train)
         X_test = scaler.transform(X_test) if X_test is not None else None
-    sizes = [X.shape[1], *c.hidden, classes]
-    n_params = mlp_parameter_count(sizes)
-    if n_params > MAX_PARAMETERS:
+    if c.model == "cnn":  # the CNN takes (N, C, H, W) images
+        shape = data.DATASETS[c.dataset].image_shape
+        X_train = X_train.reshape(-1, *shape)
+        X_test = X_test.reshape(-1, *shape) if X_test is not None else None
+    n_params = mlp_parameter_count([X.shape[1], *c.hidden, classes])
+    if c.model == "mlp" and n_params > MAX_PARAMETERS:
         raise ConfigError(
             "hidden",
             f"{{option}} {','.join(map(str, c.hidden))} makes an MLP with {n_params:,} "
@@ -266,6 +295,7 @@ def _load(c: RunConfig) -> _Data:
 def run_files() -> set[str]:
     """Names of every file a run may write (whatever its options and data set)."""
     names = {"model.npz", "metrics.json", "curves.png", "decision_boundary.png"}
+    names |= {"filters.png", "feature_maps.png"}
     names |= {"graph.svg", "graph.dot"}
     names |= {f"{n}.png" for n, info in data.DATASETS.items() if info.kind == "images"}
     return names
@@ -401,7 +431,10 @@ def _train(c: RunConfig, d: _Data, echo: Any) -> tuple[RunResult, MLP, Any]:
     from .train import evaluate, fit
 
     nn.manual_seed(c.seed)
-    model = MLP(d.X_train.shape[1], *c.hidden, d.classes, activation=c.activation)
+    if c.model == "cnn":
+        model: Any = cnn_for(d.X_train.shape[1:], d.classes, c.hidden, c.batch_norm)
+    else:
+        model = MLP(d.X_train.shape[1], *c.hidden, d.classes, activation=c.activation)
     optimizer = _optimizer(c, model.parameters())
     loss_fn = nn.CrossEntropyLoss(fused=c.fused)
     loader = data.DataLoader(
@@ -410,7 +443,7 @@ def _train(c: RunConfig, d: _Data, echo: Any) -> tuple[RunResult, MLP, Any]:
     val = (d.X_test, d.y_test) if d.X_test is not None else None
     if echo is not None:
         echo(
-            f"training MLP {model.layout} ({model.num_parameters():,} parameters, "
+            f"training {c.model.upper()} {model.layout} ({model.num_parameters():,} parameters, "
             f"{c.activation}) on {c.dataset}: {len(d.y_train)} training points"
             + (f", {len(d.y_test)} held out" if val else "")
             + f"; {c.optimizer} lr {c.lr:g}, {c.schedule} schedule, batch {c.batch_size}, "
@@ -435,6 +468,7 @@ def _train(c: RunConfig, d: _Data, echo: Any) -> tuple[RunResult, MLP, Any]:
         "dataset": c.dataset,
         "status": "complete",
         "model": {
+            "kind": c.model,
             "layers": model.layout,
             "parameters": model.num_parameters(),
             "repr": repr(model),
@@ -518,7 +552,8 @@ def _write_graph(model: Any, d: _Data, c: RunConfig, out: Path) -> tuple[Path, s
         f"{'fused' if c.fused else 'unfused'} cross-entropy loss of one batch "
         f"(X: {len(xb)} rows, y: their labels)"
     )
-    dot = viz.draw_graph(loss, names=names, rules=True, title=title)
+    rankdir = "TB" if c.model == "cnn" else "LR"  # a CNN's graph is long: top down
+    dot = viz.draw_graph(loss, names=names, rules=True, title=title, rankdir=rankdir)
 
     def render(path: Path, fmt: str) -> Path:
         return replace_atomic(path, lambda tmp: viz.render_graph(dot, tmp, format=fmt))
@@ -553,7 +588,8 @@ def _write_plots(c: RunConfig, d: _Data, model: Any, history: Any, out: Path) ->
         X_show = d.X_test if held_out else d.X_train
         y_show = d.y_test if held_out else d.y_train
         pred = predict(model, X_show)
-        images = d.scaler.inverse_transform(X_show) if d.scaler is not None else X_show
+        flat = X_show.reshape(len(X_show), -1)  # a CNN's inputs are (N, C, H, W)
+        images = d.scaler.inverse_transform(flat) if d.scaler is not None else flat
         wrong = np.flatnonzero(pred != y_show)
         order = np.concatenate([wrong, np.flatnonzero(pred == y_show)])[:40]
         path = out / f"{c.dataset}.png"
@@ -562,6 +598,17 @@ def _write_plots(c: RunConfig, d: _Data, model: Any, history: Any, out: Path) ->
             plots.plot_digits(images[order], y_show[order], pred[order], path, title=title)
         )
         files["images"] = path
+        if c.model == "cnn":  # what the network learned: its first filters, one image's maps
+            conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+            path = out / "filters.png"
+            figures.append(
+                plots.plot_filters(conv.weight, path, title="first conv layer's filters")
+            )
+            files["filters"] = path
+            path = out / "feature_maps.png"
+            title = f"feature maps of a held-out image (label {y_show[0]})"
+            figures.append(plots.plot_feature_maps(model, X_show[:1], path, title=title))
+            files["feature_maps"] = path
     import matplotlib.pyplot as plt
 
     for fig in figures:

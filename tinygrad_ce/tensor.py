@@ -413,7 +413,11 @@ class Tensor:
         """Permute axes as ``np.transpose``; with no argument reverse them."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        return ops.Transpose.apply(self, axes=axes or None)
+        out = ops.Transpose.apply(self, axes=axes or None)
+        if self.name and out._ctx is None and (not axes or tuple(axes) == (1, 0)):
+            # a constant's transpose is a leaf: it keeps the name, transposed
+            out.name = self.name[:-2] if self.name.endswith("^T") else f"{self.name}^T"
+        return out
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         """Exchange two axes."""

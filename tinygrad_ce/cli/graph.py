@@ -5,6 +5,7 @@ Examples::
     tinygrad-ce graph --out textbook.svg --rules            # CE(softmax(A^T y), x), fused
     tinygrad-ce graph --unfused --out unfused.png --explain  # the same loss from primitive ops
     tinygrad-ce graph --which mlp --out mlp.pdf
+    tinygrad-ce graph --html textbook.html                  # step through backward in a browser
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from .argtypes import check_output_file, non_negative_int
 
 _SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
+_HTML = (".html", ".htm")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,7 +46,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--unfused", dest="fused", action="store_false", help="loss built from primitive ops"
     )
     parser.add_argument(
-        "--out", default="graph.svg", help="output file, .svg/.png/.pdf/.dot (default graph.svg)"
+        "--out",
+        default=None,
+        help="output file, .svg/.png/.pdf/.dot (default graph.svg, or none when --html is given)",
+    )
+    parser.add_argument(
+        "--html",
+        default=None,
+        metavar="OUT.html",
+        help="write a self-contained page that steps through the forward and backward pass",
     )
     parser.add_argument("--rules", action="store_true", help="write each op's VJP rule")
     parser.add_argument("--explain", action="store_true", help="also print explain()'s text")
@@ -70,7 +80,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     parser = args._parser
-    out = check_output_file(parser.error, "--out", args.out, _SUFFIXES)
+    out = None
+    if args.out is not None or args.html is None:
+        out = check_output_file(parser.error, "--out", args.out or "graph.svg", _SUFFIXES)
+    page = (
+        None if args.html is None else check_output_file(parser.error, "--html", args.html, _HTML)
+    )
     if args.max_nodes < 2:
         parser.error(f"--max-nodes must be at least 2, got {args.max_nodes}")
     if args.dpi is not None and not 10 <= args.dpi <= 1200:
@@ -89,6 +104,18 @@ def run(args: argparse.Namespace) -> int:
 
     build = textbook_graph if which == "textbook" else mlp_graph
     loss, names = build(fused=fused, seed=args.seed)
+    kind = "fused" if fused else "unfused"
+    if page is not None:
+        if not _write_page(loss, names, page, args):
+            return 1
+        print(
+            f"wrote {page} ({which}, {kind} loss = {float(loss.item()):.4f}): open it in a browser",
+            file=sys.stderr,
+        )
+        if out is None:
+            if args.explain:
+                explain(loss, names=names)
+            return 0
     if args.show_grad:
         loss.backward()
     dot = draw_graph(
@@ -116,6 +143,19 @@ def run(args: argparse.Namespace) -> int:
             f"tinygrad-ce graph: error: cannot write {out}: {err.strerror or err}", file=sys.stderr
         )
         return 1
-    kind = "fused" if fused else "unfused"
     print(f"wrote {out} ({which}, {kind} loss = {float(loss.item()):.4f})", file=sys.stderr)
     return 0
+
+
+def _write_page(loss: Any, names: dict, page: Any, args: argparse.Namespace) -> bool:
+    """The stepper page (``viz.to_html``); False, with the reason on stderr, if it failed."""
+    from tinygrad_ce.viz import to_html
+
+    try:
+        to_html(loss, page, names, max_nodes=args.max_nodes, rankdir=args.rankdir, title=args.title)
+    except OSError as err:
+        print(
+            f"tinygrad-ce graph: error: cannot write {page}: {err.strerror or err}", file=sys.stderr
+        )
+        return False
+    return True

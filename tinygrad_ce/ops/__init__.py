@@ -10,8 +10,10 @@ in the file of its kind, a method on ``Tensor`` or a function in ``functional`` 
                    boolean mask), Neg Exp Log Abs ReLU Tanh Sigmoid Erf GELU Cast
 ``reduce``         Sum Max
 ``shape``          Reshape Transpose BroadcastTo GetItem ScatterAdd Concat Embedding
-``norm``           LayerNorm
 ``linalg``         MatMul, Affine (a whole linear layer in one node)
+``conv``           Conv2d (with Conv2dInputGrad, Conv2dWeightGrad: its rules, convolutions
+                   again), MaxPool2d, AvgPool2d
+``norm``           BatchNorm (training mode), LayerNorm: one node each, the compact backward
 ``loss``           SoftmaxCrossEntropy (fused) and the target handling it shares with the
                    composed loss
 =================  ==========================================================================
@@ -22,6 +24,7 @@ input's shape (``autograd.unbroadcast``). Rules run on ndarrays or on Tensors (f
 gradients), so they use only operations both provide.
 """
 
+from .conv import AvgPool2d, Conv2d, Conv2dInputGrad, Conv2dWeightGrad, MaxPool2d
 from .elementwise import (
     GELU,
     Abs,
@@ -46,7 +49,7 @@ from .elementwise import (
 )
 from .linalg import Affine, MatMul
 from .loss import SoftmaxCrossEntropy
-from .norm import LayerNorm
+from .norm import BatchNorm, LayerNorm
 from .reduce import Max, Sum
 from .shape import (
     BroadcastTo,
@@ -66,9 +69,14 @@ __all__ = [
     "Abs",
     "Add",
     "Affine",
+    "AvgPool2d",
+    "BatchNorm",
     "BroadcastTo",
     "Cast",
     "Concat",
+    "Conv2d",
+    "Conv2dInputGrad",
+    "Conv2dWeightGrad",
     "Div",
     "Embedding",
     "Erf",
@@ -80,6 +88,7 @@ __all__ = [
     "Max",
     "Maximum",
     "Minimum",
+    "MaxPool2d",
     "Mul",
     "Neg",
     "Pow",

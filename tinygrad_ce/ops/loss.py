@@ -270,7 +270,7 @@ class SoftmaxCrossEntropy(Function):
     args, output = ("z", "T"), "L"
     formula = "sum(T) logsumexp(z) - sum(T z) (reduced)"
     vjp = ("dz = g * (sum(T) softmax(z) - T)", "dT = -g * log_softmax(z)")
-    fused = True
+    fused = "softmax + log + sum"
 
     def forward(self, z, target, spec: Target, reduction: str):
         self.spec, self.reduction = spec, reduction
@@ -387,9 +387,19 @@ class SoftmaxCrossEntropy(Function):
     # --- what explain and draw_graph show ------------------------------------------------------
 
     def rules(self) -> tuple[str, ...]:
+        """The rules as applied here. ``T`` is the target argument when the loss uses it as it
+        is; ``{T}`` (the op's own symbol, not the argument's name) when it uses a matrix made
+        from it (label smoothing, class weights, ignored rows)."""
         dz, dt = self.vjp
-        if np.allclose(self.row_sum, 1.0):  # one-hot, probabilities, label smoothing
-            dz = "dz = g * (softmax(z) - T)"
+        spec = self.spec
+        if spec.kind == "index" and spec.plain:  # class labels: T is their one-hot rows
+            dz = "dz = g * (softmax(z) - onehot(T))"
+        elif spec.kind == "prob" and not spec.eps and spec.weight is None:
+            dz = "dz = g * (softmax(z) - T)" if np.allclose(self.row_sum, 1.0) else dz
+        elif np.allclose(self.row_sum, 1.0):  # label smoothing: rows still sum to 1
+            dz = "dz = g * (softmax(z) - {T})"
+        else:
+            dz = "dz = g * (sum({T}) softmax(z) - {T})"
         return (dz, dt) if self.needs[1] else (dz,)
 
     def formula_expr(self, args, namer=None):

@@ -14,8 +14,9 @@ Legend (the colours are the same in every picture)::
 
 Every tensor node shows its shape and dtype; edges go from inputs to the op that uses them,
 and an edge into an op whose argument order matters says which argument it is (``A``/``B``
-for MatMul, ``x``/``y`` for Sub), matching the names in the VJP rules (Add and Mul, where the
-order does not matter, get none).
+for MatMul, ``x``/``y`` for Sub; Add and Mul, where the order does not matter, get none). These
+are the op's own letters, not names of yours, so they are drawn in purple italics; the same
+letters appear in a rule only where an operand has no short name of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..tensor import Tensor
 if TYPE_CHECKING:
     from ..nn import Module
 from .graph import Labels, forward_order
-from .rules import argument_names, is_fused, rule_lines
+from .rules import argument_names, is_fused, named_rule_parts
 
 FONT = "Helvetica"
 
@@ -50,6 +51,7 @@ COLORS = {
 }
 SUBTLE = "#5f6b76"  # shape/dtype text
 GRAD_COLOR = "#b0362b"
+GENERIC_COLOR = "#7a4fa3"  # an op's own argument letters (x, y, A, B), not the user's names
 
 
 INSTALL_HELP = (
@@ -107,6 +109,8 @@ def _html(lines: list[tuple[str, str]]) -> str:
             out.append(f'<font point-size="9" color="{SUBTLE}">{t}</font>')
         elif kind == "rule":
             out.append(f'<font point-size="9">{t}</font>')
+        elif kind == "rulehtml":  # already HTML (generic letters in italics)
+            out.append(f'<font point-size="9">{text}</font>')
         elif kind == "grad":
             out.append(f'<font point-size="9" color="{GRAD_COLOR}">{t}</font>')
     return "<" + "<br/>".join(out) + ">"
@@ -163,8 +167,10 @@ def draw_graph(
     show_shapes : bool
         Show each tensor's shape and dtype under its name.
     rules : bool
-        Write each op's VJP rule under its name (``dA = g @ B^T``, ``dB = A^T @ g``), taken
-        from the first line of the op's docstring.
+        Write each op's VJP rule under its name, for the inputs that need a gradient, in the
+        operands' own names where they are known: MatMul's declared ``dB = A^T @ g`` applied to
+        ``A^T @ y`` reads ``dy = (A^T)^T @ g = A @ g``. A letter whose operand has no short
+        label stays the op's own (``dx = g / x`` of Log), in purple italics.
     edge_shapes : bool
         Also write the tensor's shape on each edge into an op.
     compact : bool
@@ -344,7 +350,8 @@ def _tensor_node(
     text = lab.render() if lab is not None else ""
     generated = text in labels.definitions or text == "..."
     if t is root and compact and not labels.is_named(t) and labels.uses_symbols(t):
-        text, generated = "result", False  # its symbols name tensors that are not drawn
+        # its symbols name tensors that are not drawn: the whole formula when it fits
+        text, generated = labels.full_text(t, 64) or "result", False
     if labels.is_named(t):
         lines.append(("title", text))
     elif t._ctx is None:
@@ -380,10 +387,12 @@ def _op_node(
     op_id = f"op{walk.ids[id(t)][1:]}"
     fused = is_fused(ctx)
     lines: list[tuple[str, str]] = [("title", ctx.name)]
+    if ctx.detail():
+        lines.append(("small", ctx.detail()))
     if fused:
-        lines.append(("small", "fused: softmax + log + sum in one node"))
+        lines.append(("small", f"fused: {ctx.fused} in one node"))
     if rules:
-        lines.extend(("rule", part) for part in rule_lines(ctx))
+        lines.extend(("rulehtml", part) for part in _rule_html(ctx, t, labels, hidden))
     fill, line = COLORS["fused" if fused else "op"]
     attrs = {"peripheries": "2", "penwidth": "1.8"} if fused else {}
     dot.node(
@@ -403,17 +412,17 @@ def _op_node(
     ordered = not ctx.commutative and (rules or bool(ctx.args))
     roles = argument_names(ctx, len(ctx.inputs)) if ordered and len(ctx.inputs) > 1 else None
     for i, x in enumerate(ctx.inputs):
-        edge_text = []
+        edge_text: list[tuple[str, bool]] = []
         if roles is not None:
-            edge_text.append(roles[i])
+            edge_text.append((roles[i], True))
         if isinstance(x, Tensor):
             if id(x) not in walk.ids:
                 continue  # beyond the cut
             if edge_shapes:
-                edge_text.append(str(tuple(x.shape)))
+                edge_text.append((str(tuple(x.shape)), False))
             node = walk.ids[id(x)]
             source = f"op{node[1:]}" if id(x) in hidden else node
-            dot.edge(source, op_id, label=" ".join(edge_text) or None)
+            dot.edge(source, op_id, label=_edge_label(edge_text))
             continue
         # a constant argument: a small grey node of its own
         const_id = f"{op_id}c{i}"
@@ -437,7 +446,40 @@ def _op_node(
                 height="0.2",
                 margin="0.05,0.02",
             )
-        dot.edge(const_id, op_id, label=" ".join(edge_text) or None, style="dashed")
+        dot.edge(const_id, op_id, label=_edge_label(edge_text), style="dashed")
+
+
+def _rule_html(ctx: Any, t: Tensor, labels: Labels, hidden: set[int]) -> list[str]:
+    """The op's rules in its operands' names, one per input that needs a gradient (as HTML).
+
+    A tensor not drawn (``compact``) whose label uses a symbol (``t1``) is not named in a rule:
+    the symbol would point at nothing in the picture."""
+
+    def shown(x: Tensor) -> Any:
+        return None if id(x) in hidden and labels.uses_intermediate_symbols(x) else labels.get(x)
+
+    args = [shown(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
+    parts = named_rule_parts(ctx, args, shown(t))
+    wanted = [p for p, need in zip(parts, ctx.needs, strict=True) if need] or parts[:1]
+    out: list[str] = []
+    for pieces in wanted:
+        text = "".join(_generic(t) if generic else _esc(t) for t, generic in pieces)
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _generic(letter: str) -> str:
+    """An op's own letter (not a name of yours): italic and coloured, as in the legend."""
+    return f'<font color="{GENERIC_COLOR}"><i>{_esc(letter)}</i></font>'
+
+
+def _edge_label(parts: list[tuple[str, bool]]) -> str | None:
+    if not parts:
+        return None
+    if not any(generic for _, generic in parts):
+        return " ".join(text for text, _ in parts)
+    return "<" + " ".join(_generic(t) if g else _esc(t) for t, g in parts) + ">"
 
 
 def _const_lines(x: Any, show_data: bool, symbol: str) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 from .. import symbolic as E
 from ..symbolic import Expr
 from .graph import Labels, backward_order, forward_order
-from .rules import backward_exprs, rule_parts
+from .rules import backward_exprs, named_rule_parts, pieces_text
 
 
 def explain(
@@ -28,10 +28,10 @@ def explain(
     """Print (and return) the backward pass of ``root``, step by step, as ``backward()`` runs it.
 
     Each step is one op's vector-Jacobian product (VJP): the op, the shape of the upstream
-    gradient ``g`` it receives, the rule it applies and the shape of the gradient it sends to
-    each input::
+    gradient ``g`` it receives, the rule it applies (the op's declared rule with its operands'
+    names filled in, then simplified) and the shape of the gradient it sends to each input::
 
-        2  MatMul  upstream (3,)  dA = g @ B^T -> (3, 5)   dB = A^T @ g -> (5,)
+        2  MatMul  upstream (3,)  d(A^T) = g @ y^T -> (3, 4)   dy = (A^T)^T @ g = A @ g -> (4,)
 
     Under it, the same step in symbols: what ``g`` is, and the gradient each input receives
     (``dL/dy = A @ (softmax(A^T y) - x)``), built from the names of the tensors. The footer
@@ -68,9 +68,11 @@ def explain(
     ``^T`` transpose; ``@`` a matrix product (contraction) in a gradient; a matrix product
     inside a value is written by juxtaposition (``A^T y``); ``outer(a, b)`` is ``a b^T``;
     ``[x > 0]`` is 1 where true, else 0; ``sum(g, axis=0)`` undoes broadcasting; ``onehot(y)``
-    the one-hot rows of class labels. Unnamed leaves are ``t1, t2, ...`` and constant arrays
-    ``c1, c2, ...``; a long intermediate value gets a ``t<k>`` symbol defined at the end. The
-    seed ``g = 1`` of a scalar loss drops out of the formulas.
+    the one-hot rows of class labels. In a rule, ``{x}`` is the op's own letter, left where
+    its operand has no short name (``d{x} = g / {x}``), never one of your tensors. Unnamed
+    leaves are ``t1, t2, ...`` and constant arrays ``c1, c2, ...``; a long intermediate value
+    gets a ``t<k>`` symbol defined at the end. The seed ``g = 1`` of a scalar loss drops out of
+    the formulas.
     """
     if not isinstance(root, Tensor):
         raise TypeError(f"explain() takes a Tensor, got {type(root).__name__}")
@@ -140,7 +142,11 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
             g = E.atom(f"g{k}")
         args = [labels.get(x) if isinstance(x, Tensor) else labels.constant(x) for x in ctx.inputs]
         sent = backward_exprs(ctx, g, args, labels[t], labels.constant_name)
-        parts = rule_parts(ctx, len(ctx.inputs))
+        parts = (  # only the printed steps need their rules written out
+            [pieces_text(p) for p in named_rule_parts(ctx, args, labels[t])]
+            if k <= max_steps
+            else [""] * len(args)
+        )
         pieces = []
         detail = [f"g = {g_text}"]
         for i, (x, need) in enumerate(zip(ctx.inputs, ctx.needs, strict=True)):

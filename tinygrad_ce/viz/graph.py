@@ -85,6 +85,7 @@ class Labels:
         self.definitions: dict[str, str] = {}
         self.named: set[int] = set()
         names = check_names(names)
+        self._tensors, self._names = tensors, names
         # a named tensor may enter an op as a plain array (a cross-entropy target): know its data
         self._by_data = {id(t._data): str(n) for t, n in names.items() if isinstance(t, Tensor)}
         for t in tensors:
@@ -126,6 +127,20 @@ class Labels:
                 self._labels[id(t)] = E.atom(sym)
                 continue
             self._labels[id(t)] = E.atom("...")
+
+    def full_text(self, t: Tensor, max_len: int) -> str | None:
+        """``t``'s formula written out without symbols, or None when longer than ``max_len``."""
+        if self._tensors is None:
+            return None
+        wide = Labels(self._tensors, self._names, max_len=max_len)
+        text = wide.text(t)
+        return None if wide.uses_intermediate_symbols(t) or text == "..." else text
+
+    def uses_intermediate_symbols(self, t: Tensor) -> bool:
+        """True when ``t``'s label names an intermediate by a symbol (``t3``): a compact picture
+        does not draw it (leaves ``t1`` and constants ``c1`` keep their own nodes)."""
+        words = set(re.findall(r"[A-Za-z_]\w*", self.text(t)))
+        return bool(words & {sym for sym in self.definitions if sym.startswith("t")})
 
     def constant(self, value: Any) -> Expr:
         """A non-Tensor argument: a number (``2``, ``0.25``), a known name, or ``c1``, ``c2``..."""
