@@ -90,6 +90,36 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
     tensors = forward_order(root)
     labels = Labels(tensors, names)
     steps = backward_order(root)
+    lines = _header(root, labels, steps)
+    if not steps:
+        return "\n".join(lines)
+    walk = _SymbolicWalk(root, labels, steps, max_formula)
+    width = max(len(t._ctx.name) for t in steps)
+    up_width = max(len(_fmt_shape(t.shape)) for t in steps)
+    for k, t in enumerate(steps, start=1):
+        pieces, detail = walk.step(k, t, rules=k <= max_steps)
+        if k <= max_steps:
+            head = f"{k:>4}  {t._ctx.name:<{width}}  upstream {_fmt_shape(t.shape):<{up_width}}  "
+            lines.append(head + "    ".join(pieces))
+            lines.extend(" " * 10 + d for d in detail)
+        elif k == max_steps + 1:
+            lines.append(f"   ... {len(steps) - max_steps:,} more steps (max_steps={max_steps})")
+    lines += ["", "Gradients reaching the leaves:"]
+    position = {id(t): i for i, t in enumerate(tensors)}
+    for x in sorted(walk.leaf_order, key=lambda v: position[id(v)]):
+        f = walk.grads.get(id(x))
+        ftext = f.render() if f is not None else "0"
+        if len(ftext) > 3 * max_formula:
+            ftext = f"(a formula {len(ftext)} characters long; see the steps above)"
+        lines.append(f"  {_d(labels[x])} = {ftext}    shape {_fmt_shape(x.shape)}")
+    lines += _definitions(labels, max_steps)
+    lines.append("")
+    lines.extend(textwrap.wrap(walk.summary(len(steps)), width=100))
+    return "\n".join(lines)
+
+
+def _header(root: Tensor, labels: Labels, steps: list[Tensor]) -> list[str]:
+    """The title line, and what backward() does first (or that there is nothing to do)."""
     root_label = labels.text(root)
     if root_label in labels.definitions:
         root_label += " = " + labels.definitions[root_label]
@@ -99,8 +129,7 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
             lines.append(f"  nothing to do: a leaf; backward() sets {_d(labels[root])} = g")
         else:
             lines.append("  nothing to do: no input of this result requires a gradient")
-        return "\n".join(lines)
-    seed = E.ONE if root.size == 1 else E.atom("g")
+        return lines
     lines.append(
         (
             "  backward() starts with g = 1 at the root and runs "
@@ -114,29 +143,34 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
         )
     )
     lines.append("")
+    return lines
 
-    # how many ops send a gradient to each tensor (to write "+=" where they add up)
-    fan_in: dict[int, int] = {}
-    for t in steps:
-        ctx = t._ctx
-        for x, need in zip(ctx.inputs, ctx.needs, strict=True):
-            if need:
-                fan_in[id(x)] = fan_in.get(id(x), 0) + 1
 
-    grads: dict[int, Expr] = {id(root): seed}
-    terms: dict[int, int] = {}
-    width = max(len(t._ctx.name) for t in steps)
-    up_width = max(len(_fmt_shape(t.shape)) for t in steps)
-    biggest: tuple[int, str] = (0, "")
-    total_entries = 0
-    leaf_order: list[Tensor] = []
-    leaf_seen: set[int] = set()
-    for k, t in enumerate(steps, start=1):
-        ctx = t._ctx
-        g = grads.pop(id(t), E.atom("0"))
+class _SymbolicWalk:
+    """The backward pass run on formulas: the gradient each tensor has received so far."""
+
+    def __init__(self, root: Tensor, labels: Labels, steps: list[Tensor], max_formula: int):
+        self.labels, self.max_formula = labels, max_formula
+        self.grads: dict[int, Expr] = {id(root): E.ONE if root.size == 1 else E.atom("g")}
+        self.terms: dict[int, int] = {}
+        # how many ops send a gradient to each tensor (to write "+=" where they add up)
+        self.fan_in: dict[int, int] = {}
+        for t in steps:
+            for x, need in zip(t._ctx.inputs, t._ctx.needs, strict=True):
+                if need:
+                    self.fan_in[id(x)] = self.fan_in.get(id(x), 0) + 1
+        self.biggest: tuple[int, str] = (0, "")
+        self.total_entries = 0
+        self.leaf_order: list[Tensor] = []  # leaves in the order gradients reach them
+        self._leaves: set[Tensor] = set()
+
+    def step(self, k: int, t: Tensor, rules: bool) -> tuple[list[str], list[str]]:
+        """Step ``k`` (the VJP of ``t``'s op): its rules per input, and the formulas it sends."""
+        ctx, labels = t._ctx, self.labels
+        g = self.grads.pop(id(t), E.atom("0"))
         g_text = g.render()
-        if len(g_text) > max_formula // 2:  # name it, so the formulas built from it stay short
-            if len(g_text) > 3 * max_formula:
+        if len(g_text) > self.max_formula // 2:  # name it: the formulas built from it stay short
+            if len(g_text) > 3 * self.max_formula:
                 g_text = f"({len(g_text)} characters)"
             g_text += f"   (call it g{k})"
             g = E.atom(f"g{k}")
@@ -144,78 +178,73 @@ def _explain_text(root: Tensor, names: Any, max_formula: int, max_steps: int) ->
         sent = backward_exprs(ctx, g, args, labels[t], labels.constant_name)
         parts = (  # only the printed steps need their rules written out
             [pieces_text(p) for p in named_rule_parts(ctx, args, labels[t])]
-            if k <= max_steps
+            if rules
             else [""] * len(args)
         )
-        pieces = []
-        detail = [f"g = {g_text}"]
+        pieces, detail = [], [f"g = {g_text}"]
         for i, (x, need) in enumerate(zip(ctx.inputs, ctx.needs, strict=True)):
-            if not need:
-                continue
-            pieces.append(f"{parts[i]} -> {_fmt_shape(x.shape)}")
-            entries = int(t.size) * int(x.size)
-            total_entries += entries
-            if entries > biggest[0]:
-                biggest = (
-                    entries,
-                    f"The largest, {ctx.name}'s at step {k} (output {_fmt_shape(t.shape)} by "
-                    f"input {_fmt_shape(x.shape)}), would have {_entries(entries)}",
-                )
-            formula = sent[i] if sent[i] is not None else E.atom("?")
-            prev = grads.get(id(x))
-            terms[id(x)] = terms.get(id(x), 0) + 1
-            if prev is None:
-                grads[id(x)] = formula
-            elif len(prev.render()) > 3 * max_formula:  # keep the formula (and its depth) bounded
-                grads[id(x)] = E.atom(f"(a sum of {terms[id(x)]} terms)")
-            else:
-                grads[id(x)] = E.add(prev, formula)
-            if x._ctx is None and id(x) not in leaf_seen:
-                leaf_seen.add(id(x))
-                leaf_order.append(x)
-            op = "+=" if fan_in.get(id(x), 0) > 1 else "="
-            ftext = formula.render()
-            if len(ftext) > max_formula:
-                ftext = f"({len(ftext)} characters)"
-            detail.append(f"{_d(labels[x])} {op} {ftext}")
-        if k <= max_steps:
-            head = f"{k:>4}  {ctx.name:<{width}}  upstream {_fmt_shape(t.shape):<{up_width}}  "
-            lines.append(head + "    ".join(pieces))
-            lines.extend(" " * 10 + d for d in detail)
-        elif k == max_steps + 1:
-            lines.append(f"   ... {len(steps) - max_steps:,} more steps (max_steps={max_steps})")
+            if need:
+                pieces.append(f"{parts[i]} -> {_fmt_shape(x.shape)}")
+                self._count(k, t, x)
+                formula = sent[i] if sent[i] is not None else E.atom("?")
+                detail.append(self._send(x, formula))
+        return pieces, detail
 
-    lines.append("")
-    lines.append("Gradients reaching the leaves:")
-    position = {id(t): i for i, t in enumerate(tensors)}
-    for x in sorted(leaf_order, key=lambda v: position[id(v)]):
-        f = grads.get(id(x))
-        ftext = f.render() if f is not None else "0"
-        if len(ftext) > 3 * max_formula:
-            ftext = f"(a formula {len(ftext)} characters long; see the steps above)"
-        lines.append(f"  {_d(labels[x])} = {ftext}    shape {_fmt_shape(x.shape)}")
-    if labels.definitions:
-        lines.append("where")
-        defs = list(labels.definitions.items())
-        for sym, definition in defs[:max_steps] if len(defs) > max_steps else defs:
-            lines.append(f"  {sym} = {definition}")
-        if len(defs) > max_steps:
-            lines.append(f"  ... {len(defs) - max_steps:,} more symbols")
-    lines.append("")
-    lines.extend(
-        textwrap.wrap(
-            f"No Jacobian was built. {biggest[1]}"
+    def _count(self, k: int, t: Tensor, x: Tensor) -> None:
+        """The size of the Jacobian of step ``k`` with respect to ``x``, never built."""
+        entries = int(t.size) * int(x.size)
+        self.total_entries += entries
+        if entries > self.biggest[0]:
+            self.biggest = (
+                entries,
+                f"The largest, {t._ctx.name}'s at step {k} (output {_fmt_shape(t.shape)} by "
+                f"input {_fmt_shape(x.shape)}), would have {_entries(entries)}",
+            )
+
+    def _send(self, x: Tensor, formula: Expr) -> str:
+        """Add ``formula`` to what ``x`` has received; the line that says so."""
+        key = id(x)
+        prev = self.grads.get(key)
+        self.terms[key] = self.terms.get(key, 0) + 1
+        if prev is None:
+            self.grads[key] = formula
+        elif len(prev.render()) > 3 * self.max_formula:  # keep the formula (and its depth) bounded
+            self.grads[key] = E.atom(f"(a sum of {self.terms[key]} terms)")
+        else:
+            self.grads[key] = E.add(prev, formula)
+        if x._ctx is None and x not in self._leaves:
+            self._leaves.add(x)
+            self.leaf_order.append(x)
+        op = "+=" if self.fan_in.get(key, 0) > 1 else "="
+        ftext = formula.render()
+        if len(ftext) > self.max_formula:
+            ftext = f"({len(ftext)} characters)"
+        return f"{_d(self.labels[x])} {op} {ftext}"
+
+    def summary(self, n_steps: int) -> str:
+        """The closing remark: the Jacobians the pass never built."""
+        return (
+            f"No Jacobian was built. {self.biggest[1]}"
             + (
-                f"; all {len(steps):,} together would have {_entries(total_entries)}"
-                if len(steps) > 1
+                f"; all {n_steps:,} together would have {_entries(self.total_entries)}"
+                if n_steps > 1
                 else ""
             )
-            + ". Each VJP above contracts g with its op's Jacobian without "
-            "forming it.",
-            width=100,
+            + ". Each VJP above contracts g with its op's Jacobian without forming it."
         )
-    )
-    return "\n".join(lines)
+
+
+def _definitions(labels: Labels, max_steps: int) -> list[str]:
+    """The ``where`` block: what each generated symbol (``t3``, ``c1``) stands for."""
+    if not labels.definitions:
+        return []
+    lines = ["where"]
+    defs = list(labels.definitions.items())
+    for sym, definition in defs[:max_steps]:
+        lines.append(f"  {sym} = {definition}")
+    if len(defs) > max_steps:
+        lines.append(f"  ... {len(defs) - max_steps:,} more symbols")
+    return lines
 
 
 def _d(label: Expr) -> str:
