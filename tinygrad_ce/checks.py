@@ -48,7 +48,7 @@ def jacobian(fn: Callable[[Tensor], Tensor], x: Tensor | np.ndarray) -> np.ndarr
     for i in range(out.size):
         seed[:] = 0
         seed[i] = 1
-        (g,) = grad(out, xt, grad_outputs=seed.reshape(out.shape))
+        (g,) = grad(out, xt, grad_outputs=seed.reshape(out.shape), retain_graph=True)
         flat[i] = g.data.reshape(-1)
     return jac
 

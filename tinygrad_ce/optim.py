@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import writable_data
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
@@ -84,7 +85,27 @@ class Optimizer:
                 p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.data)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place.
+
+        All or nothing: every gradient is checked (shape, real dtype) before the first
+        parameter or state changes, so a step that raises leaves the model and the optimizer
+        as they were. A parameter whose values a recorded op still holds (a graph kept with
+        ``retain_graph=True``) gets new memory rather than being written into, so a later
+        backward pass through that graph reports the change instead of using wrong values.
+        """
+        params = [p for group in self.param_groups for p in group["params"]]
+        for i, p in enumerate(params):
+            grad = p._grad
+            if grad is None:
+                continue
+            if grad.shape != p._data.shape or grad.dtype.kind != "f":
+                raise TypeError(
+                    f"parameter {i} (shape {p.shape}, {p.dtype}) has a gradient of shape "
+                    f"{grad.shape} and dtype {grad.dtype}; it must be a real floating-point "
+                    f"array of the parameter's shape. Nothing was updated."
+                )
+            if not p._data.flags.writeable:
+                writable_data(p)
         for group in self.param_groups:
             self._step_group(group)
 
