@@ -268,10 +268,13 @@ class Function:
         attributes. Ops that save more than ``arrays`` and ``out`` override this and call it.
         """
         self.out = None  # the mark of a freed node (see `backprop`)
-        self.arrays = tuple([freed_stand_in(a) for a in self.arrays])
-        for key, value in list(vars(self).items()):
-            if type(value) is np.ndarray and value.nbytes > KEEP_BYTES:
-                setattr(self, key, freed_stand_in(value))
+        # a Tensor's array is freed whatever its size: the tensor (or its stand-in) keeps it
+        self.arrays = tuple(
+            [
+                freed_stand_in(a, isinstance(x, Tensor))
+                for x, a in zip(self.inputs, self.arrays, strict=True)
+            ]
+        )
 
     @property
     def freed(self) -> bool:
@@ -294,11 +297,18 @@ class FreedArray(np.ndarray):
     the shape and dtype that ``explain`` and ``draw_graph`` read, not the values."""
 
 
-def freed_stand_in(a: Any) -> Any:
-    """``a`` itself when it is small or not an array, else a :class:`FreedArray` like it."""
-    if not isinstance(a, np.ndarray) or a.nbytes <= KEEP_BYTES or isinstance(a, FreedArray):
+def freed_stand_in(a: Any, always: bool = False) -> Any:
+    """``a`` itself when it is small (unless ``always``) or not an array, else a
+    :class:`FreedArray` of its shape and dtype."""
+    if type(a) is not np.ndarray or (a.nbytes <= KEEP_BYTES and not always):
         return a
-    return np.broadcast_to(np.zeros((), a.dtype), a.shape).view(FreedArray)
+    return _freed_array(a.shape, a.dtype)
+
+
+@functools.lru_cache(maxsize=512)
+def _freed_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """One shared read-only stand-in per shape and dtype (zero strides: no memory)."""
+    return np.broadcast_to(np.zeros((), dtype), shape).view(FreedArray)
 
 
 def _constant(x: Any) -> Any:
@@ -649,7 +659,7 @@ def _stand_in(x: Any, memo: dict[int, Any]) -> Any:
         return freed_stand_in(x)
     s = memo.get(id(x))
     if s is None:
-        s = memo[id(x)] = _make_tensor(freed_stand_in(x._data), x.requires_grad, x._ctx)
+        s = memo[id(x)] = _make_tensor(freed_stand_in(x._data, True), x.requires_grad, x._ctx)
         s.name, s._retains_grad, s._grad = x.name, x._retains_grad, x._grad
     return s
 
