@@ -146,7 +146,9 @@ def test_grad_and_create_graph_use_the_same_values():
 
 
 @pytest.mark.parametrize("fused", [True, False])
-@pytest.mark.parametrize("options", [{}, {"weight": np.array([1.0, 2.0, 0.5])}, {"ignore_index": 1}])
+@pytest.mark.parametrize(
+    "options", [{}, {"weight": np.array([1.0, 2.0, 0.5])}, {"ignore_index": 1}]
+)
 def test_reusing_the_label_buffer_does_not_change_an_earlier_graph(fused, options):
     z = np.random.default_rng(1).standard_normal((4, 3))
     yb = np.array([0, 2, 1, 0])
