@@ -263,18 +263,14 @@ class Function:
 
     def release(self) -> None:
         """Free what the backward rule saved (called by a backward pass without
-        ``retain_graph``). What ``explain`` and ``draw_graph`` read stays: the arrays' shapes
-        and dtypes (as zero-stride stand-ins), small arrays themselves, and the op's other
-        attributes. Ops that save more than ``arrays`` and ``out`` override this and call it.
+        ``retain_graph``). What ``explain`` and ``draw_graph`` read stays: ``arrays`` becomes
+        ``inputs`` (a Tensor answers ``np.shape``/``np.ndim`` as its array did, and holds its
+        values only as long as the tensor lives; constants are the op's own snapshots), and
+        the op's other attributes. Ops that save more than ``arrays`` and ``out`` override
+        this and call it.
         """
         self.out = None  # the mark of a freed node (see `backprop`)
-        # a Tensor's array is freed whatever its size: the tensor (or its stand-in) keeps it
-        self.arrays = tuple(
-            [
-                freed_stand_in(a, isinstance(x, Tensor))
-                for x, a in zip(self.inputs, self.arrays, strict=True)
-            ]
-        )
+        self.arrays = self.inputs
 
     @property
     def freed(self) -> bool:
@@ -638,12 +634,13 @@ def _free_graph(order: list[Tensor]) -> None:
     stand_ins: dict[int, Any] = {}
     for t in order:
         ctx = t._ctx
-        if ctx is None or ctx.freed:
+        if ctx is None or ctx.out is None:  # a leaf, or freed already
             continue
         ctx.release()
-        inputs = ctx.inputs
-        if any(_replaceable(x) for x in inputs):
-            ctx.inputs = tuple([_stand_in(x, stand_ins) for x in inputs])
+        for x in ctx.inputs:
+            if _replaceable(x):
+                ctx.inputs = ctx.arrays = tuple([_stand_in(y, stand_ins) for y in ctx.inputs])
+                break
 
 
 def _replaceable(x: Any) -> bool:

@@ -530,7 +530,28 @@ class CrossEntropyLoss(Module):
             raise ValueError(
                 f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
             )
-        self.weight = None if weight is None else np.asarray(weight)
+        if isinstance(weight, Tensor):
+            if weight.requires_grad:
+                raise ValueError(
+                    "CrossEntropyLoss: `weight` is a constant and gets no gradient; pass "
+                    "weight.detach() or an ndarray"
+                )
+            weight = weight.data.copy()
+        self.weight = None if weight is None else np.array(weight)
+        if self.weight is not None and (
+            self.weight.ndim != 1 or self.weight.dtype.kind not in "fiu" or self.weight.size == 0
+        ):
+            raise ValueError(
+                f"CrossEntropyLoss: weight must be one number per class, a 1-D array, got "
+                f"shape {self.weight.shape} and dtype {self.weight.dtype}"
+            )
+        if ignore_index is not None and (
+            not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool)
+        ):
+            raise TypeError(
+                f"CrossEntropyLoss: ignore_index must be an int (a class index), got "
+                f"{ignore_index!r}"
+            )
         self.ignore_index = ignore_index
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)

@@ -323,6 +323,11 @@ class AdamW(Adam):
 # learning-rate schedules
 
 
+def _is_int(n: Any) -> bool:
+    """A Python or numpy integer (``np.int64(3)`` from array arithmetic counts), not a bool."""
+    return isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
+
+
 class LRScheduler:
     """Base class of schedules: call :meth:`step` once per epoch, after ``optimizer.step()``.
 
@@ -372,9 +377,9 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        if not isinstance(step_size, int) or step_size <= 0:
+        if not _is_int(step_size) or step_size <= 0:
             raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
-        self.step_size = step_size
+        self.step_size = int(step_size)
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -392,9 +397,9 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        if not isinstance(T_max, int) or T_max <= 0:
+        if not _is_int(T_max) or T_max <= 0:
             raise ValueError(f"T_max must be a positive integer, got {T_max!r}")
-        self.T_max = T_max
+        self.T_max = int(T_max)
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 

@@ -225,10 +225,14 @@ class Tensor:
         self._grad = None
 
     def astype(self, dtype: Any) -> Tensor:
-        """A copy converted to ``dtype``; gradients are cast back."""
-        if np.dtype(dtype) == self._data.dtype:
+        """A copy converted to ``dtype``; gradients are cast back. A cast to a non-float dtype
+        (``astype(int)``) is not differentiable: its result requires no grad, as in PyTorch."""
+        dtype = np.dtype(dtype)
+        if dtype == self._data.dtype:
             return self
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        if dtype.kind != "f":
+            return _make_tensor(_as_array(self._data, dtype), False, None)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -350,7 +354,10 @@ class Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (None: all axes)."""
+        """Mean over ``axis`` (None: all axes). float16 is summed in float32 (as PyTorch), so
+        the mean of many float16 values does not overflow."""
+        if self._data.dtype == np.float16:
+            return self.astype(np.float32).mean(axis, keepdims).astype(np.float16)
         out = ops.Sum.apply(self, axis=axis, keepdims=keepdims)
         count = self._data.size // max(out._data.size, 1) if self._data.size else 0
         return out * (1.0 / count) if count else out * float("nan")
