@@ -415,3 +415,16 @@ def test_losses_kept_after_backward_do_not_keep_activations_alive():
         tracemalloc.stop()
     assert held < 8e6, f"1,000 kept losses hold {held / 1e6:.1f} MB"
     assert np.isfinite(losses[-1].item())
+
+
+def test_tensors_the_caller_holds_keep_their_values_after_the_graph_is_freed():
+    model = nn.Sequential(nn.Linear(20, 64, rng=0), nn.ReLU(), nn.Linear(64, 5, rng=1))
+    X = Tensor(np.random.default_rng(1).standard_normal((50, 20)).astype(np.float32))
+    h = model[1](model[0](X))  # held here
+    before = h.data.copy()
+    logits = model[2](h * 1.0)  # the product is not held: only the graph refers to it
+    F.cross_entropy(logits, np.arange(50) % 5).backward()
+    np.testing.assert_array_equal(h.data, before)
+    assert logits.data.shape == (50, 5) and np.isfinite(logits.data).all()
+    product = logits._ctx.inputs[0]
+    assert isinstance(product._data, tg.autograd.FreedArray)  # its 12.8 kB are gone

@@ -240,17 +240,32 @@ class Function:
         fn = _new(cls)
         needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
         if True in needs and _mode.enabled:
-            inputs = tuple([x if isinstance(x, Tensor) else _snapshot(x) for x in inputs])
-            arrays = tuple([x._data if isinstance(x, Tensor) else x for x in inputs])
+            arrays = []
+            constants = False
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    a = x._data
+                    if type(a) is np.ndarray:
+                        _setflags(a, False)
+                        if a.base is not None:
+                            _freeze(a)
+                else:
+                    a = _snapshot(x)
+                    constants = constants or a is not x
+                arrays.append(a)
+            arrays = tuple(arrays)
+            if constants:
+                inputs = tuple(
+                    [x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays, strict=True)]
+                )
             if params:
                 params = {k: _snapshot_param(v) for k, v in params.items()}
             out = fn.forward(*arrays, **params)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
-            for a in arrays:
-                if type(a) is np.ndarray:
-                    _freeze(a)
-            _freeze(out)
+            _setflags(out, False)
+            if out.base is not None:
+                _freeze(out)
             fn.inputs, fn.arrays, fn.needs, fn.out = inputs, arrays, needs, out
             return _make_tensor(out, True, fn)
         arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
@@ -535,9 +550,9 @@ def backprop(
             arrays = ctx.arrays
             if t._data is not ctx.out:
                 _check_unchanged(ctx, t, ctx.out, -1)
-            for i, x in enumerate(ctx.inputs):
-                if x is not arrays[i] and x._data is not arrays[i]:
-                    _check_unchanged(ctx, x, arrays[i], i)
+            for x, a in zip(ctx.inputs, arrays, strict=True):
+                if x is not a and x._data is not a:
+                    _check_unchanged(ctx, x, a, _position(ctx.inputs, x))
             if create_graph:
                 in_grads = ctx.backward(g, t, *ctx.inputs)
             else:
@@ -558,6 +573,10 @@ def backprop(
     if not (create_graph if retain_graph is None else retain_graph):
         _free_graph(order)
     return found
+
+
+def _position(items: Sequence[Any], x: Any) -> int:
+    return next(i for i, y in enumerate(items) if y is x)
 
 
 def _check_unchanged(ctx: Function, x: Any, saved: Any, i: int) -> None:
@@ -632,32 +651,55 @@ def _free_graph(order: list[Tensor]) -> None:
     kept keeps its values. Parameters (leaves that need a gradient) stay as they are.
     """
     stand_ins: dict[int, Any] = {}
+    plain_release = Function.release
+    uses: dict[int, int] = {}  # how many times the graph's nodes refer to each tensor
+    for t in order:
+        ctx = t._ctx
+        if ctx is not None:
+            for x in ctx.inputs:
+                uses[id(x)] = uses.get(id(x), 0) + 1
+    on_path = {id(t) for t in order}
     for t in order:
         ctx = t._ctx
         if ctx is None or ctx.out is None:  # a leaf, or freed already
             continue
-        ctx.release()
-        for x in ctx.inputs:
-            if _replaceable(x):
-                ctx.inputs = ctx.arrays = tuple([_stand_in(y, stand_ins) for y in ctx.inputs])
-                break
+        if type(ctx).release is plain_release:
+            ctx.out, ctx.arrays = None, ctx.inputs  # Function.release, without the call
+        else:
+            ctx.release()
+        inputs, new = ctx.inputs, None
+        for i in range(len(inputs)):  # (not enumerate: its cached pair would hold x too)
+            x = inputs[i]
+            if isinstance(x, Tensor):
+                if (x._ctx is None and x.requires_grad) or x._data.nbytes <= KEEP_BYTES:
+                    continue  # a parameter, or small enough to keep for draw_graph
+                s = stand_ins.get(id(x))
+                if s is None:
+                    # references: the graph's nodes, `order` (when on the path), the loop's
+                    # `x` and getrefcount's argument. No more means nobody else holds x: its
+                    # data can go in place (no stand-in needed)
+                    if sys.getrefcount(x) <= uses[id(x)] + (id(x) in on_path) + 2:
+                        x._data = freed_stand_in(x._data, True)
+                        stand_ins[id(x)] = x
+                        continue
+                    s = stand_ins[id(x)] = _stand_in(x)
+                elif s is x:
+                    continue
+            elif type(x) is np.ndarray and x.nbytes > KEEP_BYTES:
+                s = freed_stand_in(x)
+            else:
+                continue
+            if new is None:
+                new = list(inputs)
+            new[i] = s
+        if new is not None:
+            ctx.inputs = ctx.arrays = tuple(new)
 
 
-def _replaceable(x: Any) -> bool:
-    if isinstance(x, Tensor):
-        return (x._ctx is not None or not x.requires_grad) and x._data.nbytes > KEEP_BYTES
-    return isinstance(x, np.ndarray) and x.nbytes > KEEP_BYTES
-
-
-def _stand_in(x: Any, memo: dict[int, Any]) -> Any:
-    if not _replaceable(x):
-        return x
-    if not isinstance(x, Tensor):
-        return freed_stand_in(x)
-    s = memo.get(id(x))
-    if s is None:
-        s = memo[id(x)] = _make_tensor(freed_stand_in(x._data, True), x.requires_grad, x._ctx)
-        s.name, s._retains_grad, s._grad = x.name, x._retains_grad, x._grad
+def _stand_in(x: Tensor) -> Tensor:
+    """A tensor like ``x`` (name, shape, dtype, op, ``.grad``) whose data takes no memory."""
+    s = _make_tensor(freed_stand_in(x._data, True), x.requires_grad, x._ctx)
+    s.name, s._retains_grad, s._grad = x.name, x._retains_grad, x._grad
     return s
 
 
