@@ -550,9 +550,6 @@ def backprop(
             arrays = ctx.arrays
             if t._data is not ctx.out:
                 _check_unchanged(ctx, t, ctx.out, -1)
-            for x, a in zip(ctx.inputs, arrays, strict=True):
-                if x is not a and x._data is not a:
-                    _check_unchanged(ctx, x, a, _position(ctx.inputs, x))
             if create_graph:
                 in_grads = ctx.backward(g, t, *ctx.inputs)
             else:
@@ -560,7 +557,11 @@ def backprop(
             del g  # the rule was its last user: free it now
             if type(in_grads) is not tuple or len(in_grads) != len(arrays):
                 in_grads = _rule_result(ctx, in_grads)
-            for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
+            # each input must still hold the values the op saved (checked after the rule, which
+            # read the saved ones: raising before the end still changes nothing)
+            for x, a, need, gx in zip(ctx.inputs, arrays, ctx.needs, in_grads, strict=True):
+                if x is not a and x._data is not a:
+                    _check_unchanged(ctx, x, a, _position(ctx.inputs, x))
                 if need and gx is not None:
                     if type(gx) is not np.ndarray:
                         gx = _rule_gradient(ctx, x, gx, create_graph)
@@ -652,13 +653,6 @@ def _free_graph(order: list[Tensor]) -> None:
     """
     stand_ins: dict[int, Any] = {}
     plain_release = Function.release
-    uses: dict[int, int] = {}  # how many times the graph's nodes refer to each tensor
-    for t in order:
-        ctx = t._ctx
-        if ctx is not None:
-            for x in ctx.inputs:
-                uses[id(x)] = uses.get(id(x), 0) + 1
-    on_path = {id(t) for t in order}
     for t in order:
         ctx = t._ctx
         if ctx is None or ctx.out is None:  # a leaf, or freed already
@@ -671,20 +665,20 @@ def _free_graph(order: list[Tensor]) -> None:
         for i in range(len(inputs)):  # (not enumerate: its cached pair would hold x too)
             x = inputs[i]
             if isinstance(x, Tensor):
-                if (x._ctx is None and x.requires_grad) or x._data.nbytes <= KEEP_BYTES:
-                    continue  # a parameter, or small enough to keep for draw_graph
+                data = x._data
+                if data.nbytes <= KEEP_BYTES or (x._ctx is None and x.requires_grad):
+                    continue  # small enough to keep for draw_graph, or a parameter
+                # references: this node's inputs, `order` (every intermediate is on the path;
+                # a data leaf is not), the local `x` and getrefcount's argument. No more means
+                # nobody else holds x (not the caller, not another node): its data can go in
+                # place, no stand-in needed
+                if sys.getrefcount(x) <= 3 + (x._ctx is not None):
+                    if type(data) is np.ndarray:
+                        x._data = _freed_array(data.shape, data.dtype)
+                    continue
                 s = stand_ins.get(id(x))
                 if s is None:
-                    # references: the graph's nodes, `order` (when on the path), the loop's
-                    # `x` and getrefcount's argument. No more means nobody else holds x: its
-                    # data can go in place (no stand-in needed)
-                    if sys.getrefcount(x) <= uses[id(x)] + (id(x) in on_path) + 2:
-                        x._data = freed_stand_in(x._data, True)
-                        stand_ins[id(x)] = x
-                        continue
                     s = stand_ins[id(x)] = _stand_in(x)
-                elif s is x:
-                    continue
             elif type(x) is np.ndarray and x.nbytes > KEEP_BYTES:
                 s = freed_stand_in(x)
             else:
