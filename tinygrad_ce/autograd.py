@@ -249,6 +249,8 @@ class Function:
                         _setflags(a, False)
                         if a.base is not None:
                             _freeze(a)
+                elif type(x) is float or type(x) is int:  # immutable: kept as it is
+                    a = x
                 else:
                     a = _snapshot(x)
                     constants = constants or a is not x
@@ -259,7 +261,10 @@ class Function:
                     [x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays, strict=True)]
                 )
             if params:
-                params = {k: _snapshot_param(v) for k, v in params.items()}
+                for v in params.values():
+                    if type(v) is np.ndarray or type(v) is tuple:  # may hold an index array
+                        params = {k: _snapshot_param(v) for k, v in params.items()}
+                        break
             out = fn.forward(*arrays, **params)
             if type(out) is not np.ndarray:
                 out = np.asarray(out)
