@@ -651,10 +651,12 @@ def _free_graph(order: list[Tensor]) -> None:
     data of the tensors only the graph refers to, keeping the graph's structure (ops, names,
     shapes, dtypes and small values) for ``explain`` and ``draw_graph``.
 
-    A node refers to its input tensors. The intermediate ones (and leaves that need no
-    gradient: a batch of data) are replaced in it by a stand-in of the same name, shape and
-    op, whose data takes no memory; the tensors themselves are not touched, so one the caller
-    kept keeps its values. Parameters (leaves that need a gradient) stay as they are.
+    A node refers to its input tensors. An intermediate one (or a leaf that needs no
+    gradient: a batch of data) bigger than ``KEEP_BYTES`` that nothing but this node refers to
+    loses its data in place (a zero-stride :class:`FreedArray`); one that someone else still
+    holds (the caller, another graph) keeps its values and is replaced in the node by a
+    stand-in of the same name, shape, op and ``.grad``. Parameters (leaves that need a
+    gradient) stay as they are.
     """
     stand_ins: dict[int, Any] = {}
     plain_release = Function.release
