@@ -497,7 +497,9 @@ class Dropout(Module):
             return x * np.zeros(x.shape, dtype=x.dtype)
         gen = self._own_rng if self._own_rng is not None else _generator
         keep = gen.random(x.shape) >= self.p
-        return x * (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
+        mask = (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
+        mask.setflags(write=False)  # ours alone: the recorded Mul need not snapshot it
+        return x * mask
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

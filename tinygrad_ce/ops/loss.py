@@ -117,6 +117,7 @@ class Target:
         if self.b is not None:
             wvec = np.ones(self.classes, dtype) if self.weight is None else self.weight
             t += self.b[:, None] * wvec
+        t.setflags(write=False)  # a fresh constant: recorded ops need not snapshot it
         return t
 
     def smoothed_probs(self, t: Any) -> Any:

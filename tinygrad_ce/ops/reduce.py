@@ -44,6 +44,7 @@ def stable_shift(data: np.ndarray, axis: Any) -> np.ndarray:
     m = data.max(axis=axis, keepdims=True)
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0).astype(data.dtype)
+    m.setflags(write=False)  # a fresh constant: recorded ops need not snapshot it
     return m
 
 
