@@ -81,7 +81,7 @@ def test_leaf_grad_accumulates_across_backward_calls_until_reset():
 def test_graph_is_retained_so_backward_can_run_twice():
     x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
     loss = (x.tanh() * x).sum()
-    loss.backward()
+    loss.backward(retain_graph=True)
     first = x.grad.copy()
     loss.backward()
     np.testing.assert_allclose(x.grad, 2 * first)

@@ -125,7 +125,8 @@ def test_softmax_family_errors():
     with pytest.raises(ValueError, match="axis 2 is out of range.*shape \\(2, 3\\)"):
         F.log_softmax(Tensor(np.zeros((2, 3))), axis=2)
     with pytest.raises(ValueError, match="0-d"):
-        F.logsumexp(Tensor(np.float64(1.0)))
+        F.logsumexp(Tensor(np.float64(1.0)), axis=1)
+    assert F.logsumexp(Tensor(np.float64(1.0))).item() == 1.0  # axis -1 of a 0-d: as torch
 
 
 # --- activations -----------------------------------------------------------------------------

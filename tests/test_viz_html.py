@@ -210,9 +210,12 @@ def test_nothing_changes_the_graph_or_grad_and_a_second_page_is_the_same():
     loss, names = textbook_graph(fused=True)
     first = to_html(loss, names=names).html
     assert all(t.grad is None for t in names if isinstance(t, Tensor))
-    loss.backward()
+    loss.backward(retain_graph=True)
     grads = {n: t.grad.copy() for t, n in names.items() if t.grad is not None}
     assert to_html(loss, names=names).html == first  # deterministic, .grad not read
+    loss.backward()  # without retain_graph: the values the page replays are gone
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        to_html(loss, names=names)
     loss2, names2 = textbook_graph(fused=True)
     loss2.backward()
     for t, n in names2.items():

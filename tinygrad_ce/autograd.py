@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import gc
 import inspect
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
@@ -49,23 +50,29 @@ def is_grad_enabled() -> bool:
 class _SetGradMode:
     """Context manager and decorator that sets grad mode, restoring the previous mode on exit.
 
-    Re-entrant: one instance may be entered several times (nested), each exit restores the mode
-    that was in force at the matching entry, even when the block raised.
+    Re-entrant and safe to share between threads: one instance may be entered several times
+    (nested, or at once in several threads); each exit restores the mode that was in force at
+    the matching entry in that thread, even when the block raised. Decorating a generator
+    function sets the mode around each resumption of the generator (as PyTorch does), not just
+    around the call that creates it.
     """
 
     def __init__(self, enabled: bool) -> None:
         self._enabled = enabled
-        self._saved: list[bool] = []
+        self._local = threading.local()  # each thread's stack of modes to restore
 
     def __enter__(self) -> None:
-        self._saved.append(_mode.enabled)
+        stack = self._local.__dict__.setdefault("saved", [])
+        stack.append(_mode.enabled)
         _mode.enabled = self._enabled
 
     def __exit__(self, *exc: object) -> None:
-        _mode.enabled = self._saved.pop()
+        _mode.enabled = self._local.saved.pop()
 
     def __call__(self, func: Callable) -> Callable:
         enabled = self._enabled
+        if inspect.isgeneratorfunction(func):
+            return _generator_in_mode(func, enabled)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -73,6 +80,38 @@ class _SetGradMode:
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+def _generator_in_mode(func: Callable, enabled: bool) -> Callable:
+    """Wrap a generator function so that its body runs in grad mode ``enabled`` each time it
+    is resumed, while the caller's code between two ``next()`` calls keeps its own mode."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _SetGradMode(enabled):
+            gen = func(*args, **kwargs)
+            try:
+                value = next(gen)
+            except StopIteration as stop:
+                return stop.value
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                with _SetGradMode(enabled):
+                    gen.close()
+                raise
+            except BaseException as error:  # thrown in by the caller: hand it to the body
+                resume, arg = gen.throw, error
+            else:
+                resume, arg = gen.send, sent
+            with _SetGradMode(enabled):
+                try:
+                    value = resume(arg)
+                except StopIteration as stop:
+                    return stop.value
+
+    return wrapper
 
 
 def no_grad(func: Callable | None = None) -> Any:
@@ -199,35 +238,174 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
-        """Run the op on Tensors or constants; recorded in grad mode when an input needs grad."""
+        """Run the op on Tensors or constants; recorded in grad mode when an input needs grad.
+
+        A recorded op keeps what its backward rule reads, and makes sure nobody changes it
+        behind its back (see "Guarantees" in docs/engine.md): the Tensors' arrays and the
+        output are made read-only (``Tensor.data`` hands out a copy while an op holds them),
+        and caller-owned constant arrays (labels, masks, index arrays) are snapshotted.
+        """
         fn = _new(cls)
-        if len(inputs) == 2:  # binary ops (most of a graph), unrolled: -15% on the chain's forward
-            a, b = inputs
-            a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
-            arrays = (
-                a._data if a_is else a if isinstance(a, _CONSTANT) else np.asarray(a),
-                b._data if b_is else b if isinstance(b, _CONSTANT) else np.asarray(b),
-            )
-            needs = (a_is and a.requires_grad, b_is and b.requires_grad)
-        else:
-            arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
-            needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
+        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
+        if True in needs and _mode.enabled:
+            arrays = []
+            constants = False
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    a = x._data
+                    if type(a) is np.ndarray:
+                        _setflags(a, False)
+                        if a.base is not None:
+                            _freeze(a)
+                elif type(x) is float or type(x) is int:  # immutable: kept as it is
+                    a = x
+                else:
+                    a = _snapshot(x)
+                    constants = constants or a is not x
+                arrays.append(a)
+            arrays = tuple(arrays)
+            if constants:
+                inputs = tuple(
+                    [x if isinstance(x, Tensor) else a for x, a in zip(inputs, arrays, strict=True)]
+                )
+            if params:
+                for v in params.values():
+                    if type(v) is np.ndarray or type(v) is tuple:  # may hold an index array
+                        params = {k: _snapshot_param(v) for k, v in params.items()}
+                        break
+            out = fn.forward(*arrays, **params)
+            if type(out) is not np.ndarray:
+                out = np.asarray(out)
+            _setflags(out, False)
+            if out.base is not None:
+                _freeze(out)
+            fn.inputs, fn.arrays, fn.needs, fn.out = inputs, arrays, needs, out
+            return _make_tensor(out, True, fn)
+        arrays = tuple([x._data if isinstance(x, Tensor) else _constant(x) for x in inputs])
         out = fn.forward(*arrays, **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if True in needs and _mode.enabled:
-            fn.inputs, fn.arrays, fn.needs = inputs, arrays, needs
-            return _make_tensor(out, True, fn)
         return _make_tensor(out, False, None)
+
+    # --- after a backward pass ---------------------------------------------------------------
+
+    def release(self) -> None:
+        """Free what the backward rule saved (called by a backward pass without
+        ``retain_graph``). What ``explain`` and ``draw_graph`` read stays: ``arrays`` becomes
+        ``inputs`` (a Tensor answers ``np.shape``/``np.ndim`` as its array did, and holds its
+        values only as long as the tensor lives; constants are the op's own snapshots), and
+        the op's other attributes. Ops that save more than ``arrays`` and ``out`` override
+        this and call it.
+        """
+        self.out = None  # the mark of a freed node (see `backprop`)
+        self.arrays = self.inputs
+
+    @property
+    def freed(self) -> bool:
+        """True once a backward pass without ``retain_graph=True`` went through this node."""
+        return getattr(self, "out", 0) is None
 
 
 _new = object.__new__
+_setflags = np.ndarray.setflags
 # constants passed to rules as they are; anything else (lists, ...) becomes an ndarray
 _CONSTANT = (np.ndarray, np.generic, float, int)
+
+KEEP_BYTES = 1024
+"""Arrays at most this big survive a backward pass that frees its graph, so that
+``draw_graph(show_data=True)`` still shows a small graph's values after ``backward()``."""
+
+
+class FreedArray(np.ndarray):
+    """A zero-stride stand-in (no memory) for an array freed after a backward pass: it keeps
+    the shape and dtype that ``explain`` and ``draw_graph`` read, not the values."""
+
+
+def freed_stand_in(a: Any, always: bool = False) -> Any:
+    """``a`` itself when it is small (unless ``always``) or not an array, else a
+    :class:`FreedArray` of its shape and dtype."""
+    if type(a) is not np.ndarray or (a.nbytes <= KEEP_BYTES and not always):
+        return a
+    return _freed_array(a.shape, a.dtype)
+
+
+@functools.lru_cache(maxsize=512)
+def _freed_array(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """One shared read-only stand-in per shape and dtype (zero strides: no memory)."""
+    return np.broadcast_to(np.zeros((), dtype), shape).view(FreedArray)
 
 
 def _constant(x: Any) -> Any:
     return x if isinstance(x, _CONSTANT) else np.asarray(x)
+
+
+def _freeze(a: np.ndarray) -> None:
+    """Make ``a`` read-only, and the arrays it is a view of (a write through them would
+    change it too)."""
+    _setflags(a, False)
+    base = a.base
+    while type(base) is np.ndarray:
+        _setflags(base, False)
+        base = base.base
+
+
+def _immutable(a: np.ndarray) -> bool:
+    """True when neither ``a`` nor an array it is a view of can be written."""
+    while type(a) is np.ndarray:
+        if a.flags.writeable:
+            return False
+        a = a.base
+    return True
+
+
+def _snapshot(x: Any) -> Any:
+    """A constant operand of a recorded op, safe from later changes by its owner: an array the
+    caller could still write into is copied (and the copy made read-only)."""
+    if isinstance(x, np.ndarray):
+        if type(x) is np.ndarray and _immutable(x):
+            return x
+        x = np.array(x)
+    elif isinstance(x, (np.generic, float, int)):
+        return x
+    else:
+        x = np.asarray(x)
+    _setflags(x, False)
+    return x
+
+
+def _snapshot_param(v: Any) -> Any:
+    """An op's keyword parameter with its arrays snapshotted (an index: ``x[labels]``)."""
+    if isinstance(v, np.ndarray):
+        return _snapshot(v)
+    if type(v) is tuple and any(isinstance(i, np.ndarray) for i in v):
+        return tuple([_snapshot(i) if isinstance(i, np.ndarray) else i for i in v])
+    return v
+
+
+def writable_data(t: Any) -> np.ndarray:
+    """``t``'s array, ready to be written in place without changing what a recorded op saved.
+
+    A read-only array that nothing else refers to (the op that saved it is gone or freed) is
+    made writable again; otherwise the tensor gets a copy (copy-on-write), so the ops that
+    saved the old array keep its values and a backward pass through them can notice the
+    change (``backprop`` compares). Used by ``Tensor.data`` and the optimizers.
+    """
+    a = t._data
+    if type(a) is not np.ndarray:  # a numpy scalar (a rule's 0-d result)
+        a = t._data = np.array(a)
+    if a.flags.writeable:
+        return a
+    # references: t._data, the local `a`, getrefcount's argument; anything more is another
+    # holder (a recorded op, a view, a detached tensor, the caller)
+    if a.base is None and sys.getrefcount(a) <= 3:
+        try:
+            _setflags(a, True)
+            return a
+        except ValueError:
+            pass
+    a = np.array(a)
+    t._data = a
+    return a
 
 
 # The Tensor class is defined above the engine (tensor.py imports autograd and ops, never the
@@ -353,6 +531,7 @@ def backprop(
     seeds: Sequence[Any],
     create_graph: bool = False,
     wanted: Sequence[Tensor] | None = None,
+    retain_graph: bool | None = None,
 ) -> dict[Tensor, Any]:
     """The backward walk: each op's VJP once, outputs before inputs.
 
@@ -361,16 +540,21 @@ def backprop(
     their ``.grad`` (``Tensor.backward``), only once the whole walk has succeeded: a rule that
     raises midway leaves every ``.grad`` as it was. Otherwise the gradients of the ``wanted``
     tensors are returned, keyed by tensor, and ``.grad`` is left untouched (``grad()``).
+
+    Each node first checks that the values it saved are still its inputs' and output's values
+    (else the error names the tensor and the op). Unless ``retain_graph`` (default:
+    ``create_graph``), a successful walk then frees what the nodes saved (``_free_graph``).
     """
     grads: dict[Tensor, Any] = {}  # the summed upstream gradient of each tensor still to visit
     for root, g in zip(roots, seeds, strict=True):
         grads[root] = g if root not in grads else grads[root] + g
     wanted_set = None if wanted is None else set(wanted)
     found: dict[Tensor, Any] = {}  # what the walk hands out: .grad updates, or grad()'s result
+    order = topological_order(list(grads), differentiable_inputs)
     # The walk makes no reference cycles; pausing the cyclic collector (which would rescan the
     # whole graph) takes 40% off the backward of bench_engine.py's chain (155 -> 95 ms, 20k ops).
     with _gc_paused(), _SetGradMode(create_graph):  # rules record a graph only when wanted
-        for t in reversed(topological_order(list(grads), differentiable_inputs)):
+        for t in reversed(order):
             g = grads.pop(t, None)
             if g is None:  # not reached from the roots through inputs that need a gradient
                 continue
@@ -382,13 +566,24 @@ def backprop(
                 found[t] = g
             if ctx is None:
                 continue
+            arrays = ctx.arrays
+            if t._data is not ctx.out:
+                _check_unchanged(ctx, t, ctx.out, -1)
             if create_graph:
                 in_grads = ctx.backward(g, t, *ctx.inputs)
             else:
-                in_grads = ctx.backward(g, t._data, *ctx.arrays)
+                in_grads = ctx.backward(g, t._data, *arrays)
             del g  # the rule was its last user: free it now
-            for x, need, gx in zip(ctx.inputs, ctx.needs, in_grads, strict=True):
+            if type(in_grads) is not tuple or len(in_grads) != len(arrays):
+                in_grads = _rule_result(ctx, in_grads)
+            # each input must still hold the values the op saved (checked after the rule, which
+            # read the saved ones: raising before the end still changes nothing)
+            for x, a, need, gx in zip(ctx.inputs, arrays, ctx.needs, in_grads, strict=True):
+                if x is not a and x._data is not a:
+                    _check_unchanged(ctx, x, a, _position(ctx.inputs, x))
                 if need and gx is not None:
+                    if type(gx) is not np.ndarray:
+                        gx = _rule_gradient(ctx, x, gx, create_graph)
                     gx = fit_gradient(gx, x._data)
                     prev = grads.get(x)
                     grads[x] = gx if prev is None else prev + gx
@@ -396,7 +591,132 @@ def backprop(
         handed_out = {id(g) for g in seeds}  # the caller's arrays: never become .grad as they are
         for t, g in found.items():
             _accumulate(t, g, handed_out)
+    if not (create_graph if retain_graph is None else retain_graph):
+        _free_graph(order)
     return found
+
+
+def _position(items: Sequence[Any], x: Any) -> int:
+    return next(i for i, y in enumerate(items) if y is x)
+
+
+def _check_unchanged(ctx: Function, x: Any, saved: Any, i: int) -> None:
+    """Raise unless ``x`` (argument ``i`` of ``ctx``, or its output for ``i == -1``) still holds
+    the values ``ctx`` saved: it was given new data, or written to through ``.data`` or an
+    optimizer step, between the forward pass and this backward pass."""
+    if saved is None:
+        raise RuntimeError(
+            f"backward through the graph of {ctx.name} a second time, but its saved values were "
+            "freed after the first backward pass. Pass retain_graph=True to the first "
+            "backward() (or grad()) to keep them, or recompute the forward pass."
+        )
+    now = x._data
+    if now.shape == saved.shape and np.array_equal(
+        now, saved, equal_nan=now.dtype.kind in "fc" and saved.dtype.kind in "fc"
+    ):
+        return
+    if i < 0:
+        role = "its output"
+    else:
+        names = tuple(ctx.args)
+        role = f"its input {names[i]!r}" if i < len(names) else f"its input {i}"
+    what = f"tensor {x.name!r}" if x.name else "a tensor"
+    raise RuntimeError(
+        f"{what} of shape {x.shape} ({x.dtype}), {role} of {ctx.name}, was modified in place "
+        f"after {ctx.name} saved it for the backward pass (through .data, an optimizer step, "
+        "or assigning .data): its gradient would be wrong. Recompute the forward pass after "
+        "changing it, or change a copy."
+    )
+
+
+def _rule_result(ctx: Function, in_grads: Any) -> tuple:
+    """What a rule returned that is not a tuple of one entry per input: a list of the right
+    length is accepted, anything else is an error that says what to return."""
+    n = len(ctx.inputs)
+    if isinstance(in_grads, list) and len(in_grads) == n:
+        return tuple(in_grads)
+    got = type(in_grads).__name__
+    error: type[Exception] = TypeError
+    if isinstance(in_grads, (tuple, list)):
+        got, error = f"a {got} of {len(in_grads)} entries", ValueError
+    else:
+        got = f"a {got}"
+    raise error(
+        f"{ctx.name}.backward returned {got}; it must return a tuple of {n} gradient(s), one "
+        "per input of forward, in order (None for an input that needs no gradient)"
+    )
+
+
+def _rule_gradient(ctx: Function, x: Any, gx: Any, create_graph: bool) -> Any:
+    """A gradient a rule returned that is not an ndarray: a numpy scalar, a Tensor (its array
+    on the fast path), or an error naming the op, the input and what to return."""
+    if isinstance(gx, Tensor):
+        return gx if create_graph else gx._data
+    if isinstance(gx, np.generic) and gx.dtype.kind in "fiub":
+        return np.asarray(gx)
+    i = next(j for j, y in enumerate(ctx.inputs) if y is x)
+    raise TypeError(
+        f"{ctx.name}.backward returned a {type(gx).__name__} as the gradient of input {i}; it "
+        f"must be an ndarray of numbers of that input's shape {tuple(x.shape)} (or None)"
+    )
+
+
+def _free_graph(order: list[Tensor]) -> None:
+    """After a backward pass without ``retain_graph``: free what every node saved, and the
+    data of the tensors only the graph refers to, keeping the graph's structure (ops, names,
+    shapes, dtypes and small values) for ``explain`` and ``draw_graph``.
+
+    A node refers to its input tensors. An intermediate one (or a leaf that needs no
+    gradient: a batch of data) bigger than ``KEEP_BYTES`` that nothing but this node refers to
+    loses its data in place (a zero-stride :class:`FreedArray`); one that someone else still
+    holds (the caller, another graph) keeps its values and is replaced in the node by a
+    stand-in of the same name, shape, op and ``.grad``. Parameters (leaves that need a
+    gradient) stay as they are.
+    """
+    stand_ins: dict[int, Any] = {}
+    plain_release = Function.release
+    for t in order:
+        ctx = t._ctx
+        if ctx is None or ctx.out is None:  # a leaf, or freed already
+            continue
+        if type(ctx).release is plain_release:
+            ctx.out, ctx.arrays = None, ctx.inputs  # Function.release, without the call
+        else:
+            ctx.release()
+        inputs, new = ctx.inputs, None
+        for i in range(len(inputs)):  # (not enumerate: its cached pair would hold x too)
+            x = inputs[i]
+            if isinstance(x, Tensor):
+                data = x._data
+                if data.nbytes <= KEEP_BYTES or (x._ctx is None and x.requires_grad):
+                    continue  # small enough to keep for draw_graph, or a parameter
+                # references: this node's inputs, `order` (every intermediate is on the path;
+                # a data leaf is not), the local `x` and getrefcount's argument. No more means
+                # nobody else holds x (not the caller, not another node): its data can go in
+                # place, no stand-in needed
+                if sys.getrefcount(x) <= 3 + (x._ctx is not None):
+                    if type(data) is np.ndarray:
+                        x._data = _freed_array(data.shape, data.dtype)
+                    continue
+                s = stand_ins.get(id(x))
+                if s is None:
+                    s = stand_ins[id(x)] = _stand_in(x)
+            elif type(x) is np.ndarray and x.nbytes > KEEP_BYTES:
+                s = freed_stand_in(x)
+            else:
+                continue
+            if new is None:
+                new = list(inputs)
+            new[i] = s
+        if new is not None:
+            ctx.inputs = ctx.arrays = tuple(new)
+
+
+def _stand_in(x: Tensor) -> Tensor:
+    """A tensor like ``x`` (name, shape, dtype, op, ``.grad``) whose data takes no memory."""
+    s = _make_tensor(freed_stand_in(x._data, True), x.requires_grad, x._ctx)
+    s.name, s._retains_grad, s._grad = x.name, x._retains_grad, x._grad
+    return s
 
 
 def fit_gradient(gx: Any, x: np.ndarray) -> Any:
@@ -404,6 +724,11 @@ def fit_gradient(gx: Any, x: np.ndarray) -> Any:
     if gx.shape != x.shape:
         gx = unbroadcast(gx, x.shape)
     if gx.dtype is not x.dtype and gx.dtype != x.dtype:
+        if gx.dtype.kind not in "fiub":
+            raise TypeError(
+                f"a backward rule returned a gradient of dtype {gx.dtype} for an input of dtype "
+                f"{x.dtype}; gradients must be real numbers"
+            )
         gx = gx.astype(x.dtype)
     return gx
 
@@ -438,6 +763,7 @@ def grad(
     inputs: Tensor | Sequence[Tensor],
     grad_outputs: Any | Sequence[Any] | None = None,
     create_graph: bool = False,
+    retain_graph: bool | None = None,
 ) -> tuple[Tensor, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, like ``torch.autograd.grad``.
 
@@ -453,6 +779,10 @@ def grad(
     create_graph : bool
         If True the returned gradients are recorded Tensors that can be differentiated again
         (second derivatives, Hessian-vector products).
+    retain_graph : bool, optional
+        Keep what the graph saved for backward, so that it can be differentiated again. By
+        default (None) it is kept only with ``create_graph=True``; otherwise it is freed, as
+        after ``Tensor.backward()``.
 
     Returns
     -------
@@ -462,10 +792,19 @@ def grad(
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"outputs[{i}] is a {type(out).__name__}, not a Tensor")
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, (Tensor, np.ndarray)):
         grad_outputs = [grad_outputs]
+    elif not isinstance(grad_outputs, (list, tuple)):
+        raise TypeError(
+            f"grad_outputs must be an array or Tensor of the output's shape, or a list of them "
+            f"(one per output), got a {type(grad_outputs).__name__}: pass for example "
+            f"np.full(out.shape, {grad_outputs!r})"
+        )
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"got {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for i, x in enumerate(inputs):
@@ -481,7 +820,11 @@ def grad(
         if out.requires_grad:
             roots.append(out)
             seeds.append(_seed(out, g, create_graph))
-    found = backprop(roots, seeds, create_graph=create_graph, wanted=inputs) if roots else {}
+    found = (
+        backprop(roots, seeds, create_graph, wanted=inputs, retain_graph=retain_graph)
+        if roots
+        else {}
+    )
     result = []
     for x in inputs:
         g = found.get(x)

@@ -48,7 +48,7 @@ def jacobian(fn: Callable[[Tensor], Tensor], x: Tensor | np.ndarray) -> np.ndarr
     for i in range(out.size):
         seed[:] = 0
         seed[i] = 1
-        (g,) = grad(out, xt, grad_outputs=seed.reshape(out.shape))
+        (g,) = grad(out, xt, grad_outputs=seed.reshape(out.shape), retain_graph=True)
         flat[i] = g.data.reshape(-1)
     return jac
 
@@ -118,6 +118,12 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     v = np.ones(()) if out.size == 1 else rng.standard_normal(out.shape)
     differentiable = [i for i, t in enumerate(tensors) if t.requires_grad]
+    if not differentiable:
+        kinds = ", ".join(str(t.dtype) for t in tensors) or "none"
+        raise TypeError(
+            f"gradcheck: no floating-point input to check (input dtypes: {kinds}); pass at "
+            "least one float array, e.g. x.astype(np.float64)"
+        )
     if out.requires_grad:
         analytic = grad(
             out, [tensors[i] for i in differentiable], grad_outputs=v.reshape(out.shape)

@@ -34,8 +34,8 @@ from .ops.loss import (
     softmax_of,
 )
 from .ops.norm import BatchNorm, LayerNorm
-from .ops.reduce import stable_shift
-from .ops.shape import Concat, Embedding
+from .ops.reduce import normalize_axis, stable_shift
+from .ops.shape import Concat, Embedding, scatter_add
 from .tensor import Tensor
 
 Reduction = Literal["mean", "sum", "none"]
@@ -87,7 +87,8 @@ def _float_tensor(x: Any, what: str) -> Tensor:
 
 def _check_axis(x: Tensor, axis: Any, what: str) -> None:
     if x.ndim == 0:
-        raise ValueError(f"{what} needs at least one axis, got a 0-d tensor")
+        normalize_axis(axis, 0)  # axis 0, -1 or None of a 0-d tensor: the value itself
+        return
     axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
     if axes is not None:
         for a in axes:
@@ -137,6 +138,8 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = _float_tensor(x, "softmax input")
     _check_axis(x, axis, "softmax")
+    if x.dtype == np.float16:  # sums of many float16 terms overflow: work in float32
+        return softmax_of(x.astype(np.float32), axis).astype(np.float16)
     return softmax_of(x, axis)
 
 
@@ -159,7 +162,11 @@ def logsumexp(x: Any, axis: int | tuple[int, ...] | None = -1, keepdims: bool = 
     """
     x = _float_tensor(x, "logsumexp input")
     _check_axis(x, axis, "logsumexp")
-    m = stable_shift(x.data, axis)
+    if x.dtype == np.float16:  # sums of many float16 terms overflow: work in float32
+        return logsumexp(x.astype(np.float32), axis, keepdims).astype(np.float16)
+    if x.ndim == 0:
+        return x * 1.0  # log(exp(x)): the value itself, still a node of the graph
+    m = stable_shift(x._data, axis)
     out = (x - m).exp().sum(axis=axis, keepdims=True).log() + m
     if keepdims:
         return out
@@ -180,6 +187,8 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = _float_tensor(x, "log_softmax input")
     _check_axis(x, axis, "log_softmax")
+    if x.dtype == np.float16:  # sums of many float16 terms overflow: work in float32
+        return log_softmax_of(x.astype(np.float32), axis).astype(np.float16)
     return log_softmax_of(x, axis)
 
 
@@ -254,18 +263,29 @@ def _cross_entropy_unfused(logits: Tensor, spec: Target, reduction: str) -> Tens
     if not spec.batch_shape:
         return _cross_entropy_one_row(logits, spec, reduction)
     z = logits.reshape((spec.n, spec.classes))
-    shifted = z - stable_shift(z.data, 1)  # the max is a constant: it cancels in the maths
+    shifted = z - stable_shift(z._data, 1)  # the max is a constant: it cancels in the maths
     log_probs = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
     if spec.plain:
         # plain labels: pick log p[n, y[n]] for each row n
         per_row = -log_probs[np.arange(spec.n), spec.y]
     else:
-        if spec.kind == "index":
-            tmat: Any = spec.dense(logits.dtype)  # a constant (N, C) target matrix
+        # Ignored rows are left out (their loss is 0), and with class indices only the label
+        # entries are read when there is no smoothing: a -inf logit elsewhere in a row then
+        # never meets a zero weight (0 * -inf would make the loss NaN; the fused node and
+        # PyTorch are finite there).
+        kept = None if spec.ignored is None else np.flatnonzero(~spec.ignored)
+        rows = log_probs if kept is None else log_probs[kept]
+        if spec.kind == "index" and spec.b is None:
+            y, a = (spec.y, spec.a) if kept is None else (spec.y[kept], spec.a[kept])
+            per_row = -(rows[np.arange(len(y)), y] * a)
         else:
-            probs = spec.probs
-            tmat = spec.smoothed_probs(probs.reshape((spec.n, spec.classes)))
-        per_row = -(log_probs * tmat).sum(axis=1)
+            if spec.kind == "index":
+                tmat: Any = spec.dense(logits.dtype)  # a constant (N, C) target matrix
+            else:
+                tmat = spec.smoothed_probs(spec.probs.reshape((spec.n, spec.classes)))
+            per_row = -(rows * (tmat if kept is None else tmat[kept])).sum(axis=1)
+        if kept is not None:  # back to one entry per row, 0 for the ignored ones
+            per_row = scatter_add(per_row, (kept,), (spec.n,))
     per_item = per_row.reshape(spec.batch_shape)
     if reduction == "mean" and not spec.denominator:
         return per_item.sum() * 0.0  # nothing to average: 0, not NaN (see cross_entropy)
@@ -357,8 +377,13 @@ def cross_entropy(
     eps = float(label_smoothing)
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {eps}")
-    if ignore_index is not None and not isinstance(ignore_index, (int, np.integer)):
-        raise TypeError(f"cross_entropy: ignore_index must be an int, got {ignore_index!r}")
+    if ignore_index is not None and (
+        not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool)
+    ):
+        raise TypeError(
+            f"cross_entropy: ignore_index must be an int (a class index, e.g. -100), got "
+            f"{ignore_index!r}"
+        )
     w = None if weight is None else check_weight(weight, shape[-1], logits._data.dtype)
     spec = read_target(logits, target, w, ignore_index, eps)
     if not fused:

@@ -539,7 +539,9 @@ class Dropout(Module):
             return x * np.zeros(x.shape, dtype=x.dtype)
         gen = self._own_rng if self._own_rng is not None else _generator
         keep = gen.random(x.shape) >= self.p
-        return x * (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
+        mask = (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
+        mask.setflags(write=False)  # ours alone: the recorded Mul need not snapshot it
+        return x * mask
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -930,7 +932,28 @@ class CrossEntropyLoss(Module):
     ) -> None:
         super().__init__()
         F.check_reduction(reduction, "CrossEntropyLoss")
-        self.weight = None if weight is None else np.asarray(weight)
+        if isinstance(weight, Tensor):
+            if weight.requires_grad:
+                raise ValueError(
+                    "CrossEntropyLoss: `weight` is a constant and gets no gradient; pass "
+                    "weight.detach() or an ndarray"
+                )
+            weight = weight.data.copy()
+        self.weight = None if weight is None else np.array(weight)
+        if self.weight is not None and (
+            self.weight.ndim != 1 or self.weight.dtype.kind not in "fiu" or self.weight.size == 0
+        ):
+            raise ValueError(
+                f"CrossEntropyLoss: weight must be one number per class, a 1-D array, got "
+                f"shape {self.weight.shape} and dtype {self.weight.dtype}"
+            )
+        if ignore_index is not None and (
+            not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool)
+        ):
+            raise TypeError(
+                f"CrossEntropyLoss: ignore_index must be an int (a class index), got "
+                f"{ignore_index!r}"
+            )
         self.ignore_index = ignore_index
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import writable_data
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
@@ -84,7 +85,27 @@ class Optimizer:
                 p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.data)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place.
+
+        All or nothing: every gradient is checked (shape, real dtype) before the first
+        parameter or state changes, so a step that raises leaves the model and the optimizer
+        as they were. A parameter whose values a recorded op still holds (a graph kept with
+        ``retain_graph=True``) gets new memory rather than being written into, so a later
+        backward pass through that graph reports the change instead of using wrong values.
+        """
+        params = [p for group in self.param_groups for p in group["params"]]
+        for i, p in enumerate(params):
+            grad = p._grad
+            if grad is None:
+                continue
+            if grad.shape != p._data.shape or grad.dtype.kind != "f":
+                raise TypeError(
+                    f"parameter {i} (shape {p.shape}, {p.dtype}) has a gradient of shape "
+                    f"{grad.shape} and dtype {grad.dtype}; it must be a real floating-point "
+                    f"array of the parameter's shape. Nothing was updated."
+                )
+            if not p._data.flags.writeable:
+                writable_data(p)
         for group in self.param_groups:
             self._step_group(group)
 
@@ -302,6 +323,11 @@ class AdamW(Adam):
 # learning-rate schedules
 
 
+def _is_int(n: Any) -> bool:
+    """A Python or numpy integer (``np.int64(3)`` from array arithmetic counts), not a bool."""
+    return isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))
+
+
 class LRScheduler:
     """Base class of schedules: call :meth:`step` once per epoch, after ``optimizer.step()``.
 
@@ -351,9 +377,9 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        if not isinstance(step_size, int) or step_size <= 0:
+        if not _is_int(step_size) or step_size <= 0:
             raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
-        self.step_size = step_size
+        self.step_size = int(step_size)
         self.gamma = float(gamma)
         super().__init__(optimizer, last_epoch)
 
@@ -371,9 +397,9 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        if not isinstance(T_max, int) or T_max <= 0:
+        if not _is_int(T_max) or T_max <= 0:
             raise ValueError(f"T_max must be a positive integer, got {T_max!r}")
-        self.T_max = T_max
+        self.T_max = int(T_max)
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 

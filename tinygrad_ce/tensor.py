@@ -88,8 +88,18 @@ class Tensor:
 
     @property
     def data(self) -> np.ndarray:
-        """The values, an ndarray. Assigning replaces them (same shape required)."""
-        return self._data
+        """The values, an ndarray you may write into. Assigning replaces them (same shape).
+
+        While a recorded op holds these values for its backward pass, the tensor first takes a
+        copy (copy-on-write), so a change made through this array cannot silently alter that
+        op's gradient: the backward pass sees it and raises. See "Guarantees" in
+        docs/engine.md.
+        """
+        a = self._data
+        if a.flags.writeable:
+            return a
+        del a
+        return autograd.writable_data(self)
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -98,7 +108,8 @@ class Tensor:
             raise ValueError(
                 f"cannot assign data of shape {value.shape} to a tensor of shape {self._data.shape}"
             )
-        self._data = value
+        if value is not self._data:
+            self._data = _check_assigned(self, value, "data")
 
     @property
     def grad(self) -> np.ndarray | None:
@@ -114,6 +125,7 @@ class Tensor:
                     f"cannot assign a gradient of shape {value.shape} to a tensor of shape "
                     f"{self._data.shape}"
                 )
+            value = _check_assigned(self, value, "grad")
         self._grad = value
 
     @property
@@ -175,8 +187,8 @@ class Tensor:
     # --- conversion -------------------------------------------------------------------------
 
     def numpy(self) -> np.ndarray:
-        """The values as an ndarray (shares memory with the tensor)."""
-        return self._data
+        """The values as an ndarray (shares memory with the tensor, as ``.data``)."""
+        return self.data
 
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
@@ -213,10 +225,14 @@ class Tensor:
         self._grad = None
 
     def astype(self, dtype: Any) -> Tensor:
-        """A copy converted to ``dtype``; gradients are cast back."""
-        if np.dtype(dtype) == self._data.dtype:
+        """A copy converted to ``dtype``; gradients are cast back. A cast to a non-float dtype
+        (``astype(int)``) is not differentiable: its result requires no grad, as in PyTorch."""
+        dtype = np.dtype(dtype)
+        if dtype == self._data.dtype:
             return self
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        if dtype.kind != "f":
+            return _make_tensor(_as_array(self._data, dtype), False, None)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -226,20 +242,26 @@ class Tensor:
 
     # --- autodiff ---------------------------------------------------------------------------
 
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``grad`` is the upstream gradient, of this tensor's shape; it may be omitted when this
         tensor holds one element. Leaf gradients accumulate across calls (set ``.grad = None``
-        or call an optimizer's ``zero_grad()`` between steps). The graph is kept, so
-        ``backward`` may be called again.
+        or call an optimizer's ``zero_grad()`` between steps).
+
+        As in PyTorch, the values the graph saved for backward are freed afterwards (a loss
+        kept in a list does not keep its step's activations alive); the graph's structure
+        stays for ``explain`` and ``draw_graph``. Pass ``retain_graph=True`` to keep them, so
+        that ``backward`` may be called again through this graph.
         """
         if not self.requires_grad:
             raise RuntimeError(
                 f"backward() on a tensor (shape {self.shape}) that does not require grad: no "
                 "input of the computation has requires_grad=True, or it ran under no_grad()"
             )
-        autograd.backprop([self], [autograd._seed(self, grad, False)])
+        autograd.backprop(
+            [self], [autograd._seed(self, grad, False)], retain_graph=bool(retain_graph)
+        )
 
     # --- operators --------------------------------------------------------------------------
 
@@ -332,7 +354,10 @@ class Tensor:
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (None: all axes)."""
+        """Mean over ``axis`` (None: all axes). float16 is summed in float32 (as PyTorch), so
+        the mean of many float16 values does not overflow."""
+        if self._data.dtype == np.float16:
+            return self.astype(np.float32).mean(axis, keepdims).astype(np.float16)
         out = ops.Sum.apply(self, axis=axis, keepdims=keepdims)
         count = self._data.size // max(out._data.size, 1) if self._data.size else 0
         return out * (1.0 / count) if count else out * float("nan")
@@ -465,6 +490,25 @@ class Tensor:
         shape = _shape_arg(shape)
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return cls(gen.standard_normal(shape).astype(dtype), requires_grad=requires_grad)
+
+
+def _check_assigned(t: Tensor, value: np.ndarray, what: str) -> np.ndarray:
+    """``value`` as new ``.data`` or ``.grad`` of ``t``: numbers only, and floating point where a
+    gradient is involved (another float dtype is allowed, as in PyTorch)."""
+    kind = value.dtype.kind
+    if kind not in _SUPPORTED_KINDS:
+        raise TypeError(
+            f"cannot assign {what} of dtype {value.dtype} to a tensor of dtype {t.dtype}: "
+            "pass numbers (a float array)"
+        )
+    if kind != "f" and (what == "grad" or t.requires_grad):
+        why = "a gradient" if what == "grad" else "a tensor that requires grad"
+        target = t.dtype if t.dtype.kind == "f" else "float32"
+        raise TypeError(
+            f"cannot assign {what} of dtype {value.dtype} to {why} (dtype {t.dtype}): pass a "
+            f"floating-point array, e.g. value.astype(np.{target})"
+        )
+    return value
 
 
 def _shape_arg(shape: tuple) -> tuple:

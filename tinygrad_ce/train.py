@@ -108,6 +108,20 @@ class Evaluation(NamedTuple):
 # evaluation without a graph
 
 
+def _check_batch_size(batch_size: Any, what: str) -> None:
+    if batch_size is None:
+        return
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size <= 0
+    ):
+        raise ValueError(
+            f"{what}: batch_size must be a positive integer (or None for all rows at once), "
+            f"got {batch_size!r}"
+        )
+
+
 def _batches(n: int, batch_size: int | None) -> Iterator[slice]:
     step = n if not batch_size else int(batch_size)
     for start in range(0, n, max(step, 1)):
@@ -143,7 +157,10 @@ class _EvalMode:
 
 def predict_scores(model: Module, X: Any, batch_size: int | None = None) -> np.ndarray:
     """The model's raw outputs for ``X`` (e.g. logits ``(N, C)``), in eval mode, no graph."""
-    X = np.asarray(X.data if isinstance(X, Tensor) else X)
+    _check_batch_size(batch_size, "predict")
+    X = np.asarray(X._data if isinstance(X, Tensor) else X)
+    if X.ndim == 0 or len(X) == 0:
+        raise ValueError(f"predict: X has no rows (shape {X.shape}); pass at least one row")
     with _EvalMode(model):
         parts = [model(Tensor(X[s])).data for s in _batches(len(X), batch_size)]
     return np.concatenate(parts) if len(parts) != 1 else parts[0]
@@ -190,8 +207,9 @@ def evaluate(
     Evaluation(loss, accuracy): accuracy is None unless outputs are ``(N, C)`` scores and ``y``
     integer labels.
     """
-    X = np.asarray(X.data if isinstance(X, Tensor) else X)
-    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    _check_batch_size(batch_size, "evaluate")
+    X = np.asarray(X._data if isinstance(X, Tensor) else X)
+    y = np.asarray(y._data if isinstance(y, Tensor) else y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     if len(X) == 0:
@@ -279,20 +297,57 @@ def _status(history: History) -> str:
 
 
 def _as_loader(train_loader: Any) -> Iterable[tuple[Any, Any]]:
-    """A DataLoader (anything re-iterable over ``(xb, yb)``), or ``(X, y)`` for full batches."""
+    """A DataLoader (anything re-iterable over ``(xb, yb)``), or ``(X, y)`` for full batches
+    (arrays or Tensors: a Tensor's values are used)."""
+    if isinstance(train_loader, Tensor):
+        raise TypeError(
+            "fit: train_loader is a Tensor; pass a pair (X, y), a DataLoader or a list of "
+            "(xb, yb) batches"
+        )
+    if (
+        isinstance(train_loader, list)
+        and len(train_loader) == 2
+        and isinstance(train_loader[0], (np.ndarray, Tensor))
+    ):
+        raise TypeError(
+            "fit: train_loader looks like [X, y] (a list of two arrays); pass the tuple "
+            "(X, y) for full-batch training, or a list of (xb, yb) batches"
+        )
     if (
         isinstance(train_loader, tuple)
         and len(train_loader) == 2
-        and all(isinstance(a, np.ndarray) for a in train_loader)
-        and len(train_loader[0]) == len(train_loader[1])
+        and isinstance(train_loader[0], (np.ndarray, Tensor, list))
     ):
-        return [train_loader]
+        X, y = (_batch_array(a, name) for a, name in zip(train_loader, "Xy", strict=True))
+        _check_pair(X, y, "fit")
+        return [(X, y)]
     if iter(train_loader) is train_loader:
         raise TypeError(
             "train_loader is a one-shot iterator (it would be empty after the first epoch); "
             "pass a DataLoader, a list of batches or a tuple (X, y)"
         )
     return train_loader
+
+
+def _batch_array(a: Any, name: str) -> Any:
+    """A batch's inputs or targets as an ndarray (a Tensor's values); lists are an error."""
+    if isinstance(a, Tensor):
+        return a._data
+    if isinstance(a, (list, tuple)):
+        raise TypeError(
+            f"fit: {name} is a Python {type(a).__name__}; pass an ndarray, e.g. "
+            f"np.asarray({name}, dtype=np.float32)" + (" / np.asarray(y)" if name == "X" else "")
+        )
+    return a
+
+
+def _check_pair(X: Any, y: Any, what: str) -> None:
+    nx, ny = (len(a) if np.ndim(a) else None for a in (X, y))
+    if nx is None or ny is None or nx != ny:
+        raise ValueError(
+            f"{what}: X has {nx} rows but y has {ny}; they must have the same number of rows "
+            f"(X shape {np.shape(X)}, y shape {np.shape(y)})"
+        )
 
 
 def train_epoch(
@@ -309,6 +364,8 @@ def train_epoch(
     model.train()
     total_loss, correct, seen, classify = 0.0, 0, 0, True
     for xb, yb in batches:
+        xb, yb = _batch_array(xb, "X"), _batch_array(yb, "y")
+        _check_pair(xb, yb, "fit")
         optimizer.zero_grad()
         out = model(Tensor(xb))
         loss = loss_fn(out, yb)
@@ -317,9 +374,9 @@ def train_epoch(
         n = len(yb)
         total_loss += float(loss.item()) * n
         seen += n
-        classify = classify and _is_classification(out.data, yb)
+        classify = classify and _is_classification(out._data, yb)
         if classify:
-            correct += _correct(out.data, yb)
+            correct += _correct(out._data, yb)
     if seen == 0:
         raise ValueError("the training loader yielded no batches")
     return Evaluation(total_loss / seen, correct / seen if classify else None)

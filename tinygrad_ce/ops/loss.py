@@ -12,6 +12,7 @@ nodes; ``fused=True`` records one ``SoftmaxCrossEntropy`` node whose backward is
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ class Target:
         if self.b is not None:
             wvec = np.ones(self.classes, dtype) if self.weight is None else self.weight
             t += self.b[:, None] * wvec
+        t.setflags(write=False)  # a fresh constant: recorded ops need not snapshot it
         return t
 
     def smoothed_probs(self, t: Any) -> Any:
@@ -168,7 +170,8 @@ def read_target(
                 f"cross_entropy: class-index target must have shape {batch} (logits.shape[:-1]) "
                 f"for logits of shape {shape}, got {tdata.shape}{hint}"
             )
-        y = tdata.reshape(-1).astype(np.intp, copy=False)
+        # a copy: the caller may reuse its label buffer before this graph's backward pass
+        y = np.array(tdata.reshape(-1), dtype=np.intp)
         ignored = None
         if ignore_index is not None:
             ignored = y == ignore_index
@@ -190,10 +193,12 @@ def read_target(
                 + (f", or ignore_index={ignore_index})" if ignore_index is not None else ")")
             )
         if weight is None and ignored is None and not eps:  # plain labels: T is one-hot
+            y.setflags(write=False)  # ours: recorded ops need not copy it again
             return Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
         dtype = logits.dtype
         if ignored is not None:
             y = np.where(ignored, 0, y)
+        y.setflags(write=False)  # ours: recorded ops need not copy it again
         wy = np.ones(n, dtype) if weight is None else weight[y]
         if ignored is not None:
             wy = np.where(ignored, 0, wy).astype(dtype)
@@ -240,8 +245,9 @@ def read_target(
         elif is_tensor(target):  # keep a Tensor (and its name) so graphs can show it
             probs = target.astype(logits.dtype)
             probs.name = target.name
-        else:
-            probs = tdata.astype(logits.dtype, copy=False)
+        else:  # a copy (the caller may reuse its buffer), read-only so ops keep it as it is
+            probs = np.array(tdata, dtype=logits.dtype)
+            probs.setflags(write=False)
         return Target("prob", n, classes, batch, eps, weight, float(n), probs=probs)
     raise TypeError(
         f"cross_entropy: target must hold integer class indices or float probabilities, got "
@@ -384,6 +390,20 @@ class SoftmaxCrossEntropy(Function):
             dt = (-log_softmax_of(z2) * w * (1.0 - spec.eps) * r_col).reshape(target.shape)
         return dz, dt
 
+    def release(self) -> None:
+        """Free the (N, C) buffers and the target's arrays; keep what explain reads."""
+        self.unit_rows = self._unit_rows()
+        self.e = self.s = self.m = self.tmat = self.at_labels = None
+        self.row_sum = 1.0 if self.unit_rows else None
+        spec = self.spec
+        self.spec = dataclasses.replace(spec, y=None, a=None, b=None, ignored=None, probs=None)
+        super().release()
+
+    def _unit_rows(self) -> bool:
+        """Every target row sums to 1 (one-hot, probabilities, label smoothing)."""
+        unit = getattr(self, "unit_rows", None)
+        return bool(np.allclose(self.row_sum, 1.0)) if unit is None else unit
+
     # --- what explain and draw_graph show ------------------------------------------------------
 
     def rules(self) -> tuple[str, ...]:
@@ -395,8 +415,8 @@ class SoftmaxCrossEntropy(Function):
         if spec.kind == "index" and spec.plain:  # class labels: T is their one-hot rows
             dz = "dz = g * (softmax(z) - onehot(T))"
         elif spec.kind == "prob" and not spec.eps and spec.weight is None:
-            dz = "dz = g * (softmax(z) - T)" if np.allclose(self.row_sum, 1.0) else dz
-        elif np.allclose(self.row_sum, 1.0):  # label smoothing: rows still sum to 1
+            dz = "dz = g * (softmax(z) - T)" if self._unit_rows() else dz
+        elif self._unit_rows():  # label smoothing: rows still sum to 1
             dz = "dz = g * (softmax(z) - {T})"
         else:
             dz = "dz = g * (sum({T}) softmax(z) - {T})"
@@ -415,7 +435,7 @@ class SoftmaxCrossEntropy(Function):
         elif not plain_prob:
             t = E.atom("T")  # the smoothed / weighted target matrix
         soft = E.call("softmax", z)
-        if not np.allclose(self.row_sum, 1.0):
+        if not self._unit_rows():
             soft = E.mul(E.call("sum", t), soft)
         grad = E.sub(soft, t)
         scale = float(self.scale)

@@ -17,6 +17,11 @@ def normalize_axis(axis: Any, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if ndim == 0:  # a 0-d tensor: axis 0 (or -1) is the value itself, as numpy and torch
+        for a in axes:
+            if a not in (0, -1):
+                raise ValueError(f"axis {a} is out of range for a 0-d tensor (use 0, -1 or None)")
+        return ()
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
@@ -39,6 +44,7 @@ def stable_shift(data: np.ndarray, axis: Any) -> np.ndarray:
     m = data.max(axis=axis, keepdims=True)
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0).astype(data.dtype)
+    m.setflags(write=False)  # a fresh constant: recorded ops need not snapshot it
     return m
 
 
@@ -85,15 +91,20 @@ class Max(_Reduction):
 
     def forward(self, x, axis=None, keepdims=False):
         self._setup(x, axis, keepdims)
-        if x.size == 0:
-            raise ValueError(f"max of an empty tensor (shape {x.shape}) is undefined")
+        if any(x.shape[a] == 0 for a in self.axes):
+            raise ValueError(
+                f"max over an axis of length 0 (shape {x.shape}, axis {self.axes}) is undefined"
+            )
         out = np.max(x, axis=self.axes, keepdims=True)
         return out if keepdims else out.reshape(np.delete(x.shape, self.axes).tolist())
 
     def backward(self, g, out, x):
         xv, zv = _data(x), _data(out)
         kept = keepdims_shape(self.in_shape, self.axes)
-        mask = xv == zv.reshape(kept)
+        zk = zv.reshape(kept)
+        mask = xv == zk
+        if xv.dtype.kind == "f" and np.isnan(zk).any():  # a NaN is the max: it gets the gradient
+            mask |= np.isnan(xv) & np.isnan(zk)
         share = mask / mask.sum(axis=self.axes, keepdims=True)  # a constant: ties split g
         return (g.reshape(kept) * share.astype(xv.dtype),)
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..autograd import FreedArray
 from ..tensor import Tensor
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def _shape_text(arr: Any) -> str:
 
 def _values_text(arr: np.ndarray, max_size: int = 16) -> list[str]:
     """A few lines showing an array: all values when small, else a summary."""
+    if isinstance(arr, FreedArray):
+        return ["(freed by backward;", "retain_graph=True keeps it)"]
     arr = np.asarray(arr)
     if arr.size == 0:
         return ["(empty)"]
@@ -361,9 +364,9 @@ def _tensor_node(
     elif text and not generated:
         lines.append(("formula", text))
     if show_shapes or not lines:
-        lines.append(("small", _shape_text(t.data)))
+        lines.append(("small", _shape_text(t._data)))
     if show_data:
-        lines.extend(("small", v) for v in _values_text(t.data))
+        lines.extend(("small", v) for v in _values_text(t._data))
     if show_grad and t.grad is not None:
         grad_lines = _values_text(t.grad)
         lines.append(("grad", "grad " + grad_lines[0]))

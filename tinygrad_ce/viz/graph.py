@@ -91,6 +91,8 @@ class Labels:
         for t in tensors:
             if t.name and id(t._data) not in self._by_data:
                 self._by_data[id(t._data)] = t.name
+        data = {id(t._data): t._data for t in [*names, *tensors] if isinstance(t, Tensor)}
+        self._named_arrays = [(data[k], n) for k, n in self._by_data.items() if k in data]
         count = 0
         for t in tensors:
             name = names.get(t) if names else None
@@ -174,12 +176,27 @@ class Labels:
             return self._by_data[id(value)]
         base = value.base if isinstance(value, np.ndarray) else None
         if base is None or id(base) not in self._by_data or base.size != value.size:
-            return None
+            return self._same_values_name(value)
         name = self._by_data[id(base)]
         if _same_buffer(value, base) and value.flags.c_contiguous and base.flags.c_contiguous:
             return name  # a reshape
         if _same_buffer(value, base) and value.strides == base.strides[::-1]:
             if value.shape == base.shape[::-1]:
+                return f"{name}^T"
+        return None
+
+    def _same_values_name(self, value: Any) -> str | None:
+        """A recorded op keeps a copy of a caller's constant array (see docs/engine.md), so a
+        named tensor's data may come back as a copy: named when it holds the same numbers in
+        the same shape (or is its transpose)."""
+        if not isinstance(value, np.ndarray) or value.size <= 1:
+            return None
+        for arr, name in self._named_arrays:
+            if arr.size != value.size or arr.dtype.kind != value.dtype.kind:
+                continue
+            if arr.shape == value.shape and np.array_equal(arr, value):
+                return name
+            if arr.ndim == 2 and value.shape == arr.shape[::-1] and np.array_equal(arr.T, value):
                 return f"{name}^T"
         return None
 

@@ -87,6 +87,12 @@ def record_steps(
     """
     order = autograd.topological_order(root)
     forward_ops = [t for t in order if t._ctx is not None]
+    freed = next((t._ctx.name for t in forward_ops if t._ctx.freed), None)
+    if freed is not None:  # the page replays every rule on the values the ops saved
+        raise RuntimeError(
+            f"to_html needs the values the graph saved, and a backward pass freed them (at "
+            f"{freed}): call to_html before backward(), or pass backward(retain_graph=True)"
+        )
     steps: list[dict[str, Any]] = []
     leaves_in = [t for t in order if t._ctx is None]
     steps.append(
