@@ -159,100 +159,124 @@ def read_target(
 ) -> Target:
     """Check ``target`` against ``logits`` and put it in flat form. All errors are raised here."""
     shape = logits._data.shape
-    classes, batch = shape[-1], shape[:-1]
-    n = math.prod(batch)
     tdata = target.data if is_tensor(target) else np.asarray(target)
-    kind = tdata.dtype.kind
-    if kind in "iu":
-        if tdata.shape != batch:
-            hint = " (one-hot rows must be a float array)" if tdata.shape == shape else ""
-            raise ValueError(
-                f"cross_entropy: class-index target must have shape {batch} (logits.shape[:-1]) "
-                f"for logits of shape {shape}, got {tdata.shape}{hint}"
-            )
-        # a copy: the caller may reuse its label buffer before this graph's backward pass
-        y = np.array(tdata.reshape(-1), dtype=np.intp)
-        ignored = None
-        if ignore_index is not None:
-            ignored = y == ignore_index
-            if not ignored.any():
-                ignored = None
-        # cheap test first (two reductions); locate the culprit only when there is one
-        bad = None
-        if n and _max(y.view(_UINTP)) >= classes:  # negatives wrap to huge unsigned values
-            bad = (y < 0) | (y >= classes)
-            if ignored is not None:
-                bad &= ~ignored
-        if bad is not None and bad.any():
-            j = int(np.flatnonzero(bad)[0])
-            where = tuple(int(i) for i in np.unravel_index(j, batch)) if batch else ()
-            raise ValueError(
-                f"cross_entropy: target class index {int(y[j])} at position {where} is out of "
-                f"range for logits of shape {shape} ({classes} classes: valid indices are "
-                f"0..{classes - 1}"
-                + (f", or ignore_index={ignore_index})" if ignore_index is not None else ")")
-            )
-        if weight is None and ignored is None and not eps:  # plain labels: T is one-hot
-            y.setflags(write=False)  # ours: recorded ops need not copy it again
-            return Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
-        dtype = logits.dtype
-        if ignored is not None:
-            y = np.where(ignored, 0, y)
-        y.setflags(write=False)  # ours: recorded ops need not copy it again
-        wy = np.ones(n, dtype) if weight is None else weight[y]
-        if ignored is not None:
-            wy = np.where(ignored, 0, wy).astype(dtype)
-        b = None
-        if eps:
-            b = np.full(n, eps / classes, dtype)
-            if ignored is not None:
-                b[ignored] = 0
-        return Target(
-            "index",
-            n,
-            classes,
-            batch,
-            eps,
-            weight,
-            float(wy.sum(dtype=np.float64)),
-            y=y,
-            a=(wy * (1.0 - eps)).astype(dtype),
-            b=b,
-            ignored=ignored,
-        )
-    if kind in "fb":
-        if tdata.shape != shape:
-            hint = " (class indices must be an integer array)" if tdata.shape == batch else ""
-            raise ValueError(
-                f"cross_entropy: probability target must have the logits' shape {shape}, "
-                f"got {tdata.shape}{hint}"
-            )
-        if ignore_index is not None:
-            raise ValueError(
-                "cross_entropy: ignore_index applies to class-index targets only; this target "
-                f"holds probabilities (dtype {tdata.dtype}, shape {tdata.shape})"
-            )
-        if kind == "f":
-            bad = ~np.isfinite(tdata) | (tdata < 0)
-            if bad.any():
-                j = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), shape))
-                raise ValueError(
-                    f"cross_entropy: probability target must be finite and non-negative, "
-                    f"target{list(j)} = {tdata[j]}"
-                )
-        if is_tensor(target) and target.requires_grad:
-            probs: Any = target.astype(logits.dtype)  # a no-op unless the dtypes differ
-        elif is_tensor(target):  # keep a Tensor (and its name) so graphs can show it
-            probs = target.astype(logits.dtype)
-            probs.name = target.name
-        else:  # a copy (the caller may reuse its buffer), read-only so ops keep it as it is
-            probs = np.array(tdata, dtype=logits.dtype)
-            probs.setflags(write=False)
-        return Target("prob", n, classes, batch, eps, weight, float(n), probs=probs)
+    if tdata.dtype.kind in "iu":
+        return _read_labels(tdata, shape, logits.dtype, weight, ignore_index, eps)
+    if tdata.dtype.kind in "fb":
+        return _read_probs(target, tdata, shape, logits.dtype, weight, ignore_index, eps)
     raise TypeError(
         f"cross_entropy: target must hold integer class indices or float probabilities, got "
         f"dtype {tdata.dtype}"
     )
+
+
+def _read_labels(
+    tdata: np.ndarray,
+    shape: tuple[int, ...],
+    dtype: Any,
+    weight: np.ndarray | None,
+    ignore_index: int | None,
+    eps: float,
+) -> Target:
+    """Class indices, shape ``shape[:-1]``: checked, copied, with their weights and smoothing."""
+    classes, batch = shape[-1], shape[:-1]
+    n = math.prod(batch)
+    if tdata.shape != batch:
+        hint = " (one-hot rows must be a float array)" if tdata.shape == shape else ""
+        raise ValueError(
+            f"cross_entropy: class-index target must have shape {batch} (logits.shape[:-1]) "
+            f"for logits of shape {shape}, got {tdata.shape}{hint}"
+        )
+    # a copy: the caller may reuse its label buffer before this graph's backward pass
+    y = np.array(tdata.reshape(-1), dtype=np.intp)
+    ignored = None
+    if ignore_index is not None:
+        ignored = y == ignore_index
+        if not ignored.any():
+            ignored = None
+    _check_label_range(y, shape, ignored, ignore_index)
+    if weight is None and ignored is None and not eps:  # plain labels: T is one-hot
+        y.setflags(write=False)  # ours: recorded ops need not copy it again
+        return Target("index", n, classes, batch, eps, None, float(n), y=y, plain=True)
+    if ignored is not None:
+        y = np.where(ignored, 0, y)
+    y.setflags(write=False)  # ours: recorded ops need not copy it again
+    wy = np.ones(n, dtype) if weight is None else weight[y]
+    if ignored is not None:
+        wy = np.where(ignored, 0, wy).astype(dtype)
+    b = None
+    if eps:
+        b = np.full(n, eps / classes, dtype)
+        if ignored is not None:
+            b[ignored] = 0
+    denominator = float(wy.sum(dtype=np.float64))
+    a = (wy * (1.0 - eps)).astype(dtype)
+    return Target(
+        "index", n, classes, batch, eps, weight, denominator, y=y, a=a, b=b, ignored=ignored
+    )
+
+
+def _check_label_range(
+    y: np.ndarray, shape: tuple[int, ...], ignored: np.ndarray | None, ignore_index: int | None
+) -> None:
+    """Raise naming the first class index out of ``[0, C)`` (ignored rows excepted)."""
+    classes, batch = shape[-1], shape[:-1]
+    # cheap test first (one reduction); locate the culprit only when there is one
+    if not len(y) or _max(y.view(_UINTP)) < classes:  # negatives wrap to huge unsigned values
+        return
+    bad = (y < 0) | (y >= classes)
+    if ignored is not None:
+        bad &= ~ignored
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        where = tuple(int(i) for i in np.unravel_index(j, batch)) if batch else ()
+        raise ValueError(
+            f"cross_entropy: target class index {int(y[j])} at position {where} is out of "
+            f"range for logits of shape {shape} ({classes} classes: valid indices are "
+            f"0..{classes - 1}"
+            + (f", or ignore_index={ignore_index})" if ignore_index is not None else ")")
+        )
+
+
+def _read_probs(
+    target: Any,
+    tdata: np.ndarray,
+    shape: tuple[int, ...],
+    dtype: Any,
+    weight: np.ndarray | None,
+    ignore_index: int | None,
+    eps: float,
+) -> Target:
+    """Probability rows of the logits' shape: checked, and kept as a Tensor or a copy."""
+    classes, batch = shape[-1], shape[:-1]
+    if tdata.shape != shape:
+        hint = " (class indices must be an integer array)" if tdata.shape == batch else ""
+        raise ValueError(
+            f"cross_entropy: probability target must have the logits' shape {shape}, "
+            f"got {tdata.shape}{hint}"
+        )
+    if ignore_index is not None:
+        raise ValueError(
+            "cross_entropy: ignore_index applies to class-index targets only; this target "
+            f"holds probabilities (dtype {tdata.dtype}, shape {tdata.shape})"
+        )
+    if tdata.dtype.kind == "f":
+        bad = ~np.isfinite(tdata) | (tdata < 0)
+        if bad.any():
+            j = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(bad)[0]), shape))
+            raise ValueError(
+                f"cross_entropy: probability target must be finite and non-negative, "
+                f"target{list(j)} = {tdata[j]}"
+            )
+    if is_tensor(target):  # kept a Tensor (and its name) so graphs can show it
+        probs: Any = target.astype(dtype)  # a no-op unless the dtypes differ
+        if not target.requires_grad:
+            probs.name = target.name
+    else:  # a copy (the caller may reuse its buffer), read-only so ops keep it as it is
+        probs = np.array(tdata, dtype=dtype)
+        probs.setflags(write=False)
+    n = math.prod(batch)
+    return Target("prob", n, classes, batch, eps, weight, float(n), probs=probs)
 
 
 # ---------------------------------------------------------------------------------------------
