@@ -574,19 +574,7 @@ def backprop(
             else:
                 in_grads = ctx.backward(g, t._data, *arrays)
             del g  # the rule was its last user: free it now
-            if type(in_grads) is not tuple or len(in_grads) != len(arrays):
-                in_grads = _rule_result(ctx, in_grads)
-            # each input must still hold the values the op saved (checked after the rule, which
-            # read the saved ones: raising before the end still changes nothing)
-            for x, a, need, gx in zip(ctx.inputs, arrays, ctx.needs, in_grads, strict=True):
-                if x is not a and x._data is not a:
-                    _check_unchanged(ctx, x, a, _position(ctx.inputs, x))
-                if need and gx is not None:
-                    if type(gx) is not np.ndarray:
-                        gx = _rule_gradient(ctx, x, gx, create_graph)
-                    gx = fit_gradient(gx, x._data)
-                    prev = grads.get(x)
-                    grads[x] = gx if prev is None else prev + gx
+            _send(ctx, arrays, in_grads, grads, create_graph)
     if wanted_set is None:
         handed_out = {id(g) for g in seeds}  # the caller's arrays: never become .grad as they are
         for t, g in found.items():
@@ -595,6 +583,25 @@ def backprop(
         with _gc_paused():
             _free_graph(order)
     return found
+
+
+def _send(
+    ctx: Function, arrays: tuple, in_grads: Any, grads: dict[Tensor, Any], create_graph: bool
+) -> None:
+    """Add what ``ctx``'s rule returned to the gradients waiting at its inputs (in ``grads``),
+    checking that each input still holds the values the op saved (after the rule, which read
+    the saved ones: raising before the walk ends still changes nothing)."""
+    if type(in_grads) is not tuple or len(in_grads) != len(arrays):
+        in_grads = _rule_result(ctx, in_grads)
+    for x, a, need, gx in zip(ctx.inputs, arrays, ctx.needs, in_grads, strict=True):
+        if x is not a and x._data is not a:
+            _check_unchanged(ctx, x, a, _position(ctx.inputs, x))
+        if need and gx is not None:
+            if type(gx) is not np.ndarray:
+                gx = _rule_gradient(ctx, x, gx, create_graph)
+            gx = fit_gradient(gx, x._data)
+            prev = grads.get(x)
+            grads[x] = gx if prev is None else prev + gx
 
 
 def _position(items: Sequence[Any], x: Any) -> int:
