@@ -11,7 +11,8 @@ from tinygrad_ce.data import DATASETS
 from tinygrad_ce.run import ConfigError, RunConfig, check_output_folder, resolve, run_training
 
 
-def test_presets_come_from_the_data_registry():
+def test_presets_come_from_the_data_registry(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default output folder depends on what runs/ holds
     digits = resolve(RunConfig(dataset="digits"))
     assert digits.hidden == list(DATASETS["digits"].presets["hidden"])
     assert digits.test_size == 0.2 and digits.standardize is True and digits.epochs == 30
