@@ -79,7 +79,7 @@ class GPTRunConfig:
     val_fraction: float = 0.1
     eval_interval: int = 100
     eval_batches: int = 8
-    sample_chars: int = 500
+    sample_chars: int = 300
     prompt: str | None = None
     seed: int = 0
     out: str | None = None
@@ -241,10 +241,10 @@ def run_gpt_training(config: GPTRunConfig, echo: Callable[[str], Any] | None = N
             + (f" or {c.max_seconds:g} s" if c.max_seconds else "")
             + f"; bigram baseline {metrics['bigram']['val_loss']:.3f} nats/char"
         )
-    with _one_blas_thread():
-        history = _train(c, model, train_ids, val_ids, result)
     try:
-        _write(c, result, model, tok, history, out, started)
+        with _one_blas_thread():  # sampling too: one token at a time is small matrices
+            history = _train(c, model, train_ids, val_ids, result)
+            _write(c, result, model, tok, history, out, started)
     except OSError as err:
         where = f" {err.filename}" if err.filename else ""
         raise RunError(f"cannot write{where}: {err.strerror or err}") from None

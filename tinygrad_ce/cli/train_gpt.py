@@ -67,7 +67,7 @@ def add_gpt_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sample-chars",
         type=non_negative_int,
-        help="characters per sample in samples.txt (default 500; 0: no samples)",
+        help="characters per sample in samples.txt (default 300; 0: no samples)",
     )
 
 
