@@ -485,7 +485,8 @@ def generate_text(
         )
     if not prompt:
         raise ValueError("the prompt is empty: give at least one character")
-    ids = run.model.generate(
-        run.tokenizer.encode(prompt), max_new_tokens, temperature, top_k, rng=seed
-    )
+    with _one_blas_thread():  # one token at a time: small matrices, fastest on one thread
+        ids = run.model.generate(
+            run.tokenizer.encode(prompt), max_new_tokens, temperature, top_k, rng=seed
+        )
     return run.tokenizer.decode(ids)
