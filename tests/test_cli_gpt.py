@@ -244,7 +244,7 @@ def test_library_run_with_a_time_limit_and_default_folder(corpus, tmp_path, monk
     assert first.metrics["history"]["val_step"][-1] == final["steps"]
 
 
-def test_train_and_generate_as_subprocesses(trained):
+def test_generate_as_a_subprocess(trained):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "tinygrad_ce", "generate", "--run", str(trained[0])]
     cmd += ["--prompt", "a ", "--max-new-tokens", "20", "--seed", "3"]
@@ -255,3 +255,46 @@ def test_train_and_generate_as_subprocesses(trained):
         [*cmd[:6], "--prompt", "\u00e9"], capture_output=True, text=True, env=env, timeout=60
     )
     assert bad.returncode == 2 and "'\u00e9' is not among the" in bad.stderr
+
+
+def test_progress_bar_shows_tokens_per_second_and_validation_loss(corpus, tmp_path, monkeypatch):
+    """The bar (tqdm on a terminal, as fit's) gets one update per step with the losses and
+    tokens/s; here a recorder stands in for it."""
+    import tinygrad_ce.run_gpt as run_gpt
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.postfix: list[str] = []
+            self.n, self.closed = 0, False
+
+        def set_postfix_str(self, text: str) -> None:
+            self.postfix.append(text)
+
+        def update(self, n: int = 1) -> None:
+            self.n += n
+
+        def close(self) -> None:
+            self.closed = True
+
+    bars: list[Recorder] = []
+    monkeypatch.setattr(
+        run_gpt, "_progress", lambda total, enabled: bars.append(Recorder()) or bars[-1]
+    )
+    config = GPTRunConfig(
+        text=str(corpus),
+        block_size=8,
+        n_layer=1,
+        n_head=1,
+        n_embd=8,
+        steps=12,
+        eval_interval=5,
+        sample_chars=0,
+        plots=False,
+        out=str(tmp_path / "run"),
+    )
+    result = run_gpt_training(config)
+    (bar,) = bars
+    assert bar.n == 12 and bar.closed and len(bar.postfix) == 12
+    assert all("tok/s" in p and "val " in p and "loss " in p for p in bar.postfix)
+    val_5 = result.metrics["history"]["val_loss"][1]
+    assert f"val {val_5:.3f}" in bar.postfix[4]  # the validation loss measured at step 5

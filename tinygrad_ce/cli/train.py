@@ -51,10 +51,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     names = _dataset_names()
     parser = subparsers.add_parser(
         "train",
-        help="train an MLP on a built-in data set (spiral by default) and save the results",
+        help="train an MLP or CNN on a built-in data set (spiral by default), or a GPT on a text "
+        "(--model gpt), and save the results",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Train a multi-layer perceptron with softmax cross-entropy on a built-in data set\n"
+            "With --model gpt: train a character-level GPT on a text (see 'GPT options').\n"
+            "Otherwise train a multi-layer perceptron (or a CNN) with softmax cross-entropy on a\n"
+            "built-in data set\n"
             "(progress bar on a terminal), then compare the fused and the unfused loss on one\n"
             "batch. Writes to --out: model.npz (weights), curves.png, decision_boundary.png\n"
             "(2-D points) or <dataset>.png (images), graph.svg (the graph of one batch's loss;\n"
