@@ -136,8 +136,10 @@ def resolve_gpt(config: GPTRunConfig) -> GPTRunConfig:
         raise ConfigError("max_seconds", f"{{option}} must be > 0, got {c.max_seconds}")
     if not 0 < c.val_fraction < 1:
         raise ConfigError("val_fraction", f"{{option}} must be in (0, 1), got {c.val_fraction}")
-    if c.warmup < 0 or c.sample_chars < 0:
-        raise ConfigError("warmup", "{option} and the sample length must be >= 0")
+    for name in ("warmup", "sample_chars"):
+        value = getattr(c, name)
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+            raise ConfigError(name, f"{{option}} must be an integer >= 0, got {value!r}")
     if c.out is None:
         name = Path(c.text).stem if c.text is not None else c.corpus
         c.out = str(fresh_folder(Path("runs") / f"{name}-gpt"))
