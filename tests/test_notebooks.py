@@ -36,6 +36,7 @@ EXPECTED = [
     "04_higher_order_gradients.ipynb",
     "05_convolutions.ipynb",
     "06_word2vec_student_gradient.ipynb",
+    "07_tiny_gpt.ipynb",
 ]
 CELL_TIMEOUT = 120  # seconds per cell; each notebook takes well under a minute in all
 
@@ -136,6 +137,10 @@ def test_committed_notebooks_show_the_promised_results():
     assert "fused=True  loss = 1000.0" in nb2  # ... the stable one does not
     nb3 = text_of(EXPECTED[2])
     assert "vs   log 3 = 1.0986" in nb3 and "vs   log 10 = 2.3026" in nb3
+    nb7 = text_of("07_tiny_gpt.ipynb")
+    assert "dq by hand == engine's dq: True" in nb7 and "dv by hand == engine's dv: True" in nb7
+    assert "gradcheck of causal attention: True" in nb7 and "same seed, same text: True" in nb7
+    assert "dL/d((q * 0.707107) k^T) = where(causal," in nb7  # explain: the mask's VJP
     nb4 = text_of(EXPECTED[3])
     assert "max |Hv - H @ v|" in nb4
 

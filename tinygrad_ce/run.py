@@ -297,6 +297,7 @@ def run_files() -> set[str]:
     names = {"model.npz", "metrics.json", "curves.png", "decision_boundary.png"}
     names |= {"filters.png", "feature_maps.png"}
     names |= {"graph.svg", "graph.dot"}
+    names |= {"samples.txt"}  # a GPT run's (run_gpt.py)
     names |= {f"{n}.png" for n, info in data.DATASETS.items() if info.kind == "images"}
     return names
 

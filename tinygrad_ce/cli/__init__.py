@@ -13,7 +13,7 @@ import importlib
 import os
 import sys
 
-SUBCOMMANDS = ("train", "compare", "graph", "word2vec")
+SUBCOMMANDS = ("train", "compare", "graph", "word2vec", "generate")
 
 
 def build_parser() -> argparse.ArgumentParser:

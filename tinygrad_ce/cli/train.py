@@ -51,10 +51,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     names = _dataset_names()
     parser = subparsers.add_parser(
         "train",
-        help="train an MLP on a built-in data set (spiral by default) and save the results",
+        help="train an MLP or CNN on a built-in data set (spiral by default), or a GPT on a text "
+        "(--model gpt), and save the results",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Train a multi-layer perceptron with softmax cross-entropy on a built-in data set\n"
+            "With --model gpt: train a character-level GPT on a text (see 'GPT options').\n"
+            "Otherwise train a multi-layer perceptron (or a CNN) with softmax cross-entropy on a\n"
+            "built-in data set\n"
             "(progress bar on a terminal), then compare the fused and the unfused loss on one\n"
             "batch. Writes to --out: model.npz (weights), curves.png, decision_boundary.png\n"
             "(2-D points) or <dataset>.png (images), graph.svg (the graph of one batch's loss;\n"
@@ -72,20 +75,24 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "  tinygrad-ce train --dataset digits --out runs/digits\n"
             "  tinygrad-ce train --model cnn --dataset digits\n"
             "  tinygrad-ce train --dataset moons --hidden 32,32 --optimizer sgd --lr 0.1\n"
-            "  tinygrad-ce train --unfused --epochs 50 --out runs/spiral --force"
+            "  tinygrad-ce train --unfused --epochs 50 --out runs/spiral --force\n"
+            "  tinygrad-ce train --model gpt                  # 0.4 M parameters, ~3 minutes\n"
+            "  tinygrad-ce train --model gpt --text my.txt --steps 300 --n-embd 64"
         ),
     )
     parser.add_argument(
         "--dataset",
-        default="spiral",
+        default=None,
         metavar="NAME",
-        help=f"one of: {', '.join(names)} (default: spiral)",
+        help=f"one of: {', '.join(names)} (default: spiral); with --model gpt a text corpus: "
+        f"{', '.join(_corpus_names())} (default: pydoc)",
     )
     parser.add_argument(
         "--model",
-        choices=("mlp", "cnn"),
+        choices=("mlp", "cnn", "gpt"),
         default="mlp",
-        help="mlp, or cnn: a LeNet-style CNN (models.CNN) for image data sets (default: mlp)",
+        help="mlp, cnn: a LeNet-style CNN (models.CNN) for image data sets, or gpt: a "
+        "character-level GPT on a text corpus (see 'GPT options'; default: mlp)",
     )
     parser.add_argument(
         "--data-dir",
@@ -108,7 +115,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--epochs", type=int, help="passes over the training data (default: per data set)"
     )
-    parser.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
+    parser.add_argument(
+        "--lr", type=float, help="learning rate (default: 0.01; 1e-3 with --model gpt)"
+    )
     parser.add_argument(
         "--optimizer", choices=("sgd", "adam", "adamw"), default="adam", help="(default: adam)"
     )
@@ -167,6 +176,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     parser.add_argument("--no-graph", action="store_true", help="skip drawing the loss graph")
+    _add_gpt_options(parser)
     parser.set_defaults(func=run, _parser=parser)
     return parser
 
@@ -206,7 +216,19 @@ def run(args: argparse.Namespace) -> int:
     code: 0, 1 when training diverged or a file could not be written, 2 for bad arguments."""
     from tinygrad_ce.run import ConfigError, RunConfig, RunError, run_training
 
+    if args.model == "gpt":
+        from .train_gpt import run_gpt
+
+        return run_gpt(args)
     parser = args._parser
+    from .train_gpt import GPT_OPTIONS
+
+    for name in GPT_OPTIONS:
+        if getattr(args, name) is not None:
+            parser.error(f"--{name.replace('_', '-')} is a GPT option: add --model gpt")
+    args.dataset = args.dataset or "spiral"
+    if args.lr is None:
+        args.lr = RunConfig.lr
     try:
         hidden = parse_hidden(args.hidden) if args.hidden else None
     except ValueError as err:
@@ -236,6 +258,18 @@ def run(args: argparse.Namespace) -> int:
         return 1
     _report(result)
     return 0
+
+
+def _corpus_names() -> list[str]:
+    from tinygrad_ce.data.text import CORPORA
+
+    return list(CORPORA)
+
+
+def _add_gpt_options(parser: argparse.ArgumentParser) -> None:
+    from .train_gpt import add_gpt_options
+
+    add_gpt_options(parser)
 
 
 def _echo(line: str) -> None:
