@@ -154,21 +154,7 @@ def resolve(config: RunConfig) -> RunConfig:
     """
     info = _dataset(config.dataset)
     c = dataclasses.replace(config)
-    if c.model not in MODELS:
-        raise ConfigError(
-            "model", f"{{option}} must be one of {', '.join(MODELS)}, got {c.model!r}"
-        )
-    if c.model == "cnn" and info.image_shape is None:
-        images = ", ".join(n for n, i in data.DATASETS.items() if i.image_shape)
-        raise ConfigError(
-            "model", f"{{option}} cnn needs an image data set ({images}), got {c.dataset!r}"
-        )
-    if info.needs_data_dir and not c.data_dir:
-        raise ConfigError(
-            "data_dir",
-            f"{c.dataset} is read from IDX files you have: pass {{option}} FOLDER (nothing is "
-            "downloaded)",
-        )
+    _check_model_and_data(c, info)
     p = {**info.presets, **info.cnn_presets} if c.model == "cnn" else info.presets
     c.batch_norm = (
         bool(p["batch_norm"] if c.batch_norm is None else c.batch_norm)
@@ -215,6 +201,25 @@ def resolve(config: RunConfig) -> RunConfig:
     c.lr, c.weight_decay, c.test_size = float(c.lr), float(c.weight_decay), float(c.test_size)
     c.fused, c.standardize = bool(c.fused), bool(c.standardize)
     return c
+
+
+def _check_model_and_data(c: RunConfig, info: DatasetInfo) -> None:
+    """The model fits the data set (a CNN needs images), and the data can be found."""
+    if c.model not in MODELS:
+        raise ConfigError(
+            "model", f"{{option}} must be one of {', '.join(MODELS)}, got {c.model!r}"
+        )
+    if c.model == "cnn" and info.image_shape is None:
+        images = ", ".join(n for n, i in data.DATASETS.items() if i.image_shape)
+        raise ConfigError(
+            "model", f"{{option}} cnn needs an image data set ({images}), got {c.dataset!r}"
+        )
+    if info.needs_data_dir and not c.data_dir:
+        raise ConfigError(
+            "data_dir",
+            f"{c.dataset} is read from IDX files you have: pass {{option}} FOLDER (nothing is "
+            "downloaded)",
+        )
 
 
 def fresh_folder(base: Path) -> Path:
