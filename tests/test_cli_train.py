@@ -318,3 +318,14 @@ def test_a_file_that_cannot_be_written_is_one_line_exit_1(tmp_path, capsys, monk
         f"tinygrad-ce train: error: cannot write {out / 'model.npz'}: No space left on device"
     )
     assert not (out / "metrics.json").exists()  # no mark of a complete run
+
+
+def test_running_the_default_command_twice_keeps_the_first_run(tmp_path, capsys, monkeypatch):
+    """Without --out each run gets a fresh runs/<dataset>[-N]: the Quickstart may run twice."""
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["train", *QUICK.split()]) == 0
+    out = capsys.readouterr().out
+    assert "wrote to runs/spiral/" in out and "wrote to runs/spiral-2/" in out
+    assert (tmp_path / "runs" / "spiral" / "metrics.json").is_file()
+    assert (tmp_path / "runs" / "spiral-2" / "metrics.json").is_file()

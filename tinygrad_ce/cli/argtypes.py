@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 Error = Callable[[str], NoReturn]
 
@@ -65,6 +66,32 @@ def check_output_file(error: Error, option: str, path: str, suffixes: tuple[str,
     if not os.access(parent, os.W_OK):
         error(f"{option} {path!r}: directory {str(parent)!r} is not writable")
     return out
+
+
+def run_and_report(command: str, run: Any, config: Any, error: Error, report: Any) -> int:
+    """Run a training ``config`` with the library's ``run(config, echo=...)`` and print what
+    happened: a bad setting is ``error`` (exit 2), an unwritable file one line and exit 1, a
+    diverged run its message and exit 1, a complete run ``report(result)`` and exit 0."""
+    from tinygrad_ce.run import ConfigError, RunError
+
+    try:
+        result = run(config, echo=_echo)
+    except ConfigError as err:
+        error(err.format("--" + err.option.replace("_", "-")))
+    except RunError as err:
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return 1
+    if result.status != "complete":
+        print(f"{command}: error: {result.message}", file=sys.stderr)
+        print(f"wrote {result.files['metrics']} (status {result.status!r})")
+        return 1
+    report(result)
+    return 0
+
+
+def _echo(line: str) -> None:
+    print(line)
+    sys.stdout.flush()
 
 
 def check_output_dir(error: Error, option: str, path: str) -> Path:

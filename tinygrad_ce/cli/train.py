@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from pathlib import Path
 from typing import Any
 
-from .argtypes import check_output_dir, non_negative_int
+from .argtypes import check_output_dir, non_negative_int, run_and_report
 
 
 def _dataset_names() -> list[str]:
@@ -214,7 +213,7 @@ def parse_hidden(specs: list[str]) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     """Turn the arguments into a RunConfig, run it, print where things went. Returns the exit
     code: 0, 1 when training diverged or a file could not be written, 2 for bad arguments."""
-    from tinygrad_ce.run import ConfigError, RunConfig, RunError, run_training
+    from tinygrad_ce.run import RunConfig, run_training
 
     if args.model == "gpt":
         from .train_gpt import run_gpt
@@ -233,31 +232,20 @@ def run(args: argparse.Namespace) -> int:
         hidden = parse_hidden(args.hidden) if args.hidden else None
     except ValueError as err:
         parser.error(f"--hidden: {err}")
-    out = check_output_dir(parser.error, "--out", args.out or str(Path("runs") / args.dataset))
+    # without --out the library picks a fresh runs/<dataset>[-N]: never an earlier run's folder
+    out = None if args.out is None else str(check_output_dir(parser.error, "--out", args.out))
     # the options carry RunConfig's field names, except these five (parsed or negated here)
     own = {"hidden", "out", "progress", "plots", "graph"}
     same = {f.name for f in dataclasses.fields(RunConfig)} - own
     config = RunConfig(
         **{k: v for k, v in vars(args).items() if k in same},
         hidden=hidden,
-        out=str(out),
+        out=out,
         progress=not args.no_progress,
         plots=not args.no_plots,
         graph=not args.no_graph,
     )
-    try:
-        result = run_training(config, echo=_echo)
-    except ConfigError as err:
-        parser.error(err.format("--" + err.option.replace("_", "-")))
-    except RunError as err:
-        print(f"tinygrad-ce train: error: {err}", file=sys.stderr)
-        return 1
-    if result.status != "complete":
-        print(f"tinygrad-ce train: error: {result.message}", file=sys.stderr)
-        print(f"wrote {result.files['metrics']} (status {result.status!r})")
-        return 1
-    _report(result)
-    return 0
+    return run_and_report("tinygrad-ce train", run_training, config, parser.error, _report)
 
 
 def _corpus_names() -> list[str]:
@@ -270,11 +258,6 @@ def _add_gpt_options(parser: argparse.ArgumentParser) -> None:
     from .train_gpt import add_gpt_options
 
     add_gpt_options(parser)
-
-
-def _echo(line: str) -> None:
-    print(line)
-    sys.stdout.flush()
 
 
 def _fmt_pct(x: float | None) -> str:

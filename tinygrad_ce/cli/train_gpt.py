@@ -6,11 +6,16 @@ Only the arguments are handled here; :func:`tinygrad_ce.run_gpt.run_gpt_training
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from .argtypes import check_output_dir, non_negative_int, positive_float, positive_int
+from .argtypes import (
+    check_output_dir,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_and_report,
+)
 
 # GPT option -> GPTRunConfig field; all default to None ("the preset")
 GPT_OPTIONS = {
@@ -73,7 +78,6 @@ def add_gpt_options(parser: argparse.ArgumentParser) -> None:
 
 def run_gpt(args: argparse.Namespace) -> int:
     """Build a GPTRunConfig from the arguments, run it, report. Returns the exit code."""
-    from tinygrad_ce.run import ConfigError, RunError
     from tinygrad_ce.run_gpt import GPTRunConfig, run_gpt_training
 
     error = args._parser.error
@@ -99,24 +103,7 @@ def run_gpt(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         **fields,
     )
-    try:
-        result = run_gpt_training(config, echo=_echo)
-    except ConfigError as err:
-        error(err.format("--" + err.option.replace("_", "-")))
-    except RunError as err:
-        print(f"tinygrad-ce train: error: {err}", file=sys.stderr)
-        return 1
-    if result.status != "complete":
-        print(f"tinygrad-ce train: error: {result.message}", file=sys.stderr)
-        print(f"wrote {result.files['metrics']} (status {result.status!r})")
-        return 1
-    _report(result)
-    return 0
-
-
-def _echo(line: str) -> None:
-    print(line)
-    sys.stdout.flush()
+    return run_and_report("tinygrad-ce train", run_gpt_training, config, error, _report)
 
 
 _LABELS = {
