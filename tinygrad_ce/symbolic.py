@@ -139,6 +139,11 @@ def number(value: float) -> Expr:
     return atom(text)
 
 
+def indexable(e: Expr) -> str:
+    """``e`` as text that can take an index after it: ``x``, ``A^T``, or ``(a + b)``."""
+    return e.render() if e.prec >= _ATOM or e.kind == "^T" else f"({e.render()})"
+
+
 def call(name: str, *args: Expr) -> Expr:
     return Expr("call", name, tuple(args))
 

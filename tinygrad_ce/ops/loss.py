@@ -466,14 +466,10 @@ class SoftmaxCrossEntropy(Function):
         if scale not in (0.0, 1.0):
             grad = E.div(grad, E.number(round(1.0 / scale, 6)))
         if self.reduction == "none" and len(np.shape(self.arrays[0])) > 1:
-            g = E.atom(f"{_paren(g)}[..., None]")  # one upstream value per row
+            g = E.atom(f"{E.indexable(g)}[..., None]")  # one upstream value per row
         dt = None
         if self.needs[1]:  # -log p for a probability target, scaled alike
             dt = E.neg(E.call("log_softmax", z))
             dt = E.div(dt, E.number(round(1.0 / scale, 6))) if scale not in (0.0, 1.0) else dt
             dt = E.mul(g, dt)
         return [E.mul(g, grad), dt]
-
-
-def _paren(e: E.Expr) -> str:
-    return e.render() if e.prec >= 100 or e.kind == "^T" else f"({e.render()})"

@@ -112,7 +112,7 @@ class GetItem(Function):
 
     def formula_expr(self, args, namer=None):
         x = args[0]
-        text = x.render() if x.prec >= 100 or x.kind == "^T" else f"({x.render()})"
+        text = E.indexable(x)
         return E.atom(f"{text}[{index_text(self.index, namer)}]")
 
     def vjp_exprs(self, g, args, out, namer=None):
@@ -127,7 +127,7 @@ class GetItem(Function):
             and index[1].shape == index[0].shape
         ):
             onehot = E.call("onehot", E.atom((namer and namer(index[1])) or "idx"))
-            col = g if _is_number(g) else E.atom(f"{_paren(g)}[:, None]")
+            col = g if _is_number(g) else E.atom(f"{E.indexable(g)}[:, None]")
             return [E.mul(col, onehot)]
         if g.kind == "neg":
             return [E.neg(E.call("scatter", g.args[0]))]
@@ -156,7 +156,7 @@ class ScatterAdd(Function):
         return (g[self.index],)
 
     def vjp_exprs(self, g, args, out, namer=None):
-        return [E.atom(f"{_paren(g)}[{index_text(self.index, namer)}]")]
+        return [E.atom(f"{E.indexable(g)}[{index_text(self.index, namer)}]")]
 
 
 def _is_row_index(index: Any, shape: tuple[int, ...]) -> bool:
@@ -204,10 +204,6 @@ def _is_arange(i: Any) -> bool:
         and i.dtype.kind in "iu"
         and np.array_equal(i, np.arange(len(i)))
     )
-
-
-def _paren(e: E.Expr) -> str:
-    return e.render() if e.prec >= 100 or e.kind == "^T" else f"({e.render()})"
 
 
 def _is_number(e: E.Expr) -> bool:
@@ -289,7 +285,7 @@ class Concat(Function):
 
     def vjp_exprs(self, g, args, out, namer=None):
         lead = ":, " * self.axis
-        return [E.atom(f"{_paren(g)}[{lead}{a}:{b}]") for a, b in self.bounds[: len(args)]]
+        return [E.atom(f"{E.indexable(g)}[{lead}{a}:{b}]") for a, b in self.bounds[: len(args)]]
 
 
 class Embedding(Function):
@@ -325,7 +321,7 @@ class Embedding(Function):
         return (scatter_add_rows(flat, g.reshape(flat.size, g.shape[-1]), self.rows),)
 
     def formula_expr(self, args, namer=None):
-        return E.atom(f"{_paren(args[0])}[{(namer and namer(self.idx)) or 'idx'}]")
+        return E.atom(f"{E.indexable(args[0])}[{(namer and namer(self.idx)) or 'idx'}]")
 
     def vjp_exprs(self, g, args, out, namer=None):
         return [E.call("scatter_add", g, E.atom((namer and namer(self.idx)) or "idx"))]
